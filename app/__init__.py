@@ -1,0 +1,1 @@
+"""Vivant: a family's photos, gently brought to life."""

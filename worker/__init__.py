@@ -1,0 +1,1 @@
+"""Celery workers, motion engines and video encoding. Never renders HTML."""
