@@ -10,8 +10,9 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-Strength = Literal["whisper", "gentle", "lively"]
-Camera = Literal["auto", "still", "push", "drift", "orbit"]
+from worker.engines.base import Strength
+
+HARD_LIMIT_GRACE_S = 30
 
 
 class Settings(BaseSettings):
@@ -50,13 +51,18 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _limits_are_consistent(self) -> Settings:
-        if self.task_time_limit_s >= self.broker_visibility_timeout_s:
+        if self.task_hard_limit_s >= self.broker_visibility_timeout_s:
             raise ValueError(
-                f"VIVANT_TASK_TIME_LIMIT_S ({self.task_time_limit_s}) must be below "
-                f"VIVANT_BROKER_VISIBILITY_TIMEOUT_S ({self.broker_visibility_timeout_s}): "
+                f"VIVANT_TASK_TIME_LIMIT_S ({self.task_time_limit_s}) plus {HARD_LIMIT_GRACE_S} s of grace "
+                f"must be below VIVANT_BROKER_VISIBILITY_TIMEOUT_S ({self.broker_visibility_timeout_s}): "
                 "otherwise the broker re-delivers a clip that is still rendering"
             )
         return self
+
+    @property
+    def task_hard_limit_s(self) -> int:
+        """When Celery kills a render outright; the soft limit before it lets the task mark the clip failed."""
+        return self.task_time_limit_s + HARD_LIMIT_GRACE_S
 
     @property
     def media_dir(self) -> Path:

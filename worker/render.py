@@ -1,4 +1,8 @@
-"""Engine frames -> encoded clip on disk, written under temporary names and renamed into place."""
+"""Engine frames -> encoded clip on disk, written under temporary names and renamed into place.
+
+The strength gate: every clip is measured while it is encoded, and a clip whose motion leaves its
+strength's band is rendered again with a scaled amplitude, so "subtle" is enforced by measurement.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,18 @@ from typing import Any
 import numpy as np
 
 from worker.engines.base import Engine, MotionSpec, ProgressFn, output_size
+from worker.metrics import FLOW_BANDS, MAX_PAIR_FLOW, ClipMetrics, FlowBand, MetricsAccumulator
 from worker.video import Mp4Writer, save_poster
+
+MAX_ATTEMPTS = 3
+# Progress span of each attempt: a re-render moves the bar on instead of sending it back to zero.
+_ATTEMPT_SPANS = ((0.0, 0.9), (0.9, 0.96), (0.96, 0.99))
+# Corrections aim inside the band rather than at its edge: motion does not scale exactly with amplitude.
+_AIM_BELOW_TOP = 0.8
+_AIM_ABOVE_BOTTOM = 1.5
+_MAX_STEP = 4.0
+# Below this mean flow (px/frame at 720) nothing moved at all and no amplitude will change that.
+_NOTHING_MOVED = 0.01
 
 
 @dataclass
@@ -26,6 +41,52 @@ def _tmp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
+def in_band(metrics: ClipMetrics, band: FlowBand) -> bool:
+    return band.contains(metrics.flow_mean) and metrics.flow_max <= MAX_PAIR_FLOW
+
+
+def amplitude_factor(metrics: ClipMetrics, band: FlowBand) -> float:
+    """What to multiply the amplitude by to bring the motion into the band, taking motion as
+    proportional to amplitude (true of a camera move, roughly true of the rest)."""
+    too_much = max(metrics.flow_mean / band.high, metrics.flow_max / MAX_PAIR_FLOW)
+    if too_much > 1.0:
+        factor = _AIM_BELOW_TOP / too_much
+    else:
+        # Raise towards the bottom of the band, never so far that the largest pair breaks the cap.
+        factor = min(
+            _AIM_ABOVE_BOTTOM * band.low / max(metrics.flow_mean, 1e-6),
+            _AIM_BELOW_TOP * MAX_PAIR_FLOW / max(metrics.flow_max, 1e-6),
+        )
+    return min(_MAX_STEP, max(1.0 / _MAX_STEP, factor))
+
+
+def _attempt_progress(progress: ProgressFn, attempt: int) -> ProgressFn:
+    low, high = _ATTEMPT_SPANS[attempt - 1]
+    return lambda fraction: progress(low + (high - low) * fraction)
+
+
+def _encode_measured(
+    engine: Engine,
+    image: np.ndarray,
+    spec: MotionSpec,
+    *,
+    size: tuple[int, int],
+    tmp_video: Path,
+    tmp_poster: Path,
+    progress: ProgressFn,
+) -> tuple[int, ClipMetrics]:
+    """One render streamed into the encoder and the metrics together; no frame is kept whole."""
+    accumulator = MetricsAccumulator(image, fps=spec.fps, frame_count=spec.frame_count)
+    with Mp4Writer(tmp_video, width=size[0], height=size[1], fps=spec.fps) as writer:
+        for index, frame in enumerate(engine.render(image, spec, progress)):
+            if index == 0:
+                save_poster(frame, tmp_poster)
+            writer.write(frame)
+            accumulator.add(frame)
+        frames = writer.frames_written
+    return frames, accumulator.result()
+
+
 def render_clip(
     engine: Engine,
     image: np.ndarray,
@@ -35,20 +96,52 @@ def render_clip(
     poster_path: Path,
     progress: ProgressFn,
 ) -> RenderResult:
-    """Render, encode and store one clip. Files appear whole or not at all."""
+    """Render, measure, encode and store one clip. Files appear whole or not at all.
+
+    A render whose mean flow leaves the strength's band (or any pair of frames passes the cap) is
+    rendered again with the amplitude scaled by measured/target, up to MAX_ATTEMPTS renders. The last
+    render is kept either way; `metrics["gate"]` says "in_band", "adjusted" or "out_of_band".
+    """
     width, height = output_size(image.shape[1], image.shape[0], spec.long_side)
+    band = FLOW_BANDS[spec.strength]
     video_path.parent.mkdir(parents=True, exist_ok=True)
+    # A worker killed mid-render leaves its temporary files; the run that takes over sweeps them.
+    for target in (video_path, poster_path):
+        for leftover in target.parent.glob(f".{target.name}.*.tmp"):
+            leftover.unlink(missing_ok=True)
     tmp_video, tmp_poster = _tmp_name(video_path), _tmp_name(poster_path)
     try:
-        with Mp4Writer(tmp_video, width=width, height=height, fps=spec.fps) as writer:
-            for index, frame in enumerate(engine.render(image, spec, progress)):
-                if index == 0:
-                    save_poster(frame, tmp_poster)
-                writer.write(frame)
-            frames = writer.frames_written
+        attempt_spec = spec
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            frames, metrics = _encode_measured(
+                engine,
+                image,
+                attempt_spec,
+                size=(width, height),
+                tmp_video=tmp_video,
+                tmp_poster=tmp_poster,
+                progress=_attempt_progress(progress, attempt),
+            )
+            fits = in_band(metrics, band)
+            if fits or attempt == MAX_ATTEMPTS or metrics.flow_mean < _NOTHING_MOVED:
+                break
+            attempt_spec = spec.scaled(attempt_spec.amplitude * amplitude_factor(metrics, band))
         tmp_poster.replace(poster_path)
         tmp_video.replace(video_path)
     finally:
         tmp_video.unlink(missing_ok=True)
         tmp_poster.unlink(missing_ok=True)
-    return RenderResult(width=width, height=height, frames=frames)
+    progress(1.0)
+    gate = "out_of_band" if not fits else "in_band" if attempt == 1 else "adjusted"
+    return RenderResult(
+        width=width,
+        height=height,
+        frames=frames,
+        metrics=metrics.to_dict()
+        | {
+            "gate": gate,
+            "attempts": attempt,
+            "amplitude": round(attempt_spec.amplitude, 4),
+            "band": [band.low, band.high],
+        },
+    )

@@ -1,0 +1,131 @@
+"""Accounts, server-side sessions, CSRF tokens and login throttling."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from app.login_throttle import Throttled, check_throttle, clear_failures, record_failure
+from app.models import AuthSession, User, utcnow
+
+# argon2-cffi's defaults are Argon2id with RFC 9106's low-memory profile.
+_hasher = PasswordHasher()
+# Verified against when the account does not exist, so both cases cost the same time.
+_DUMMY_HASH = _hasher.hash("vivant-no-such-account")
+
+MIN_PASSWORD_LENGTH = 8
+MAX_FAILURES_PER_ACCOUNT = 5
+MAX_FAILURES_PER_ADDRESS = 20
+
+
+class AuthError(Exception):
+    def __init__(self, status_code: int, detail: str):
+        super().__init__(detail)
+        self.status_code = status_code
+        self.detail = detail
+
+
+def hash_token(token: str, secret: str) -> str:
+    """Keyed hash of a bearer token: a stolen database alone cannot confirm a guessed token."""
+    return hmac.new(secret.encode(), token.encode(), hashlib.sha256).hexdigest()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def validate_new_account(email: str, password: str) -> None:
+    if "@" not in email or len(email) > 320 or email.startswith("@") or email.endswith("@"):
+        raise AuthError(422, f"{email!r} is not an e-mail address")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AuthError(422, f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+
+
+def create_user(*, session: Session, email: str, password: str, is_admin: bool = False) -> User:
+    email = normalise_email(email)
+    validate_new_account(email, password)
+    if session.scalar(select(User).where(User.email == email)) is not None:
+        raise AuthError(409, f"an account for {email} already exists")
+    user = User(email=email, password_hash=hash_password(password), is_admin=is_admin)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def any_user_exists(session: Session) -> bool:
+    return session.scalar(select(func.count()).select_from(User)) != 0
+
+
+def authenticate(*, session: Session, email: str, password: str, address: str) -> User:
+    """The user for these credentials, or AuthError 401 / 429. Failures are recorded and throttled."""
+    email = normalise_email(email)
+    keys = [f"account:{email}", f"address:{address}"]
+    try:
+        check_throttle(session, keys, limits=[MAX_FAILURES_PER_ACCOUNT, MAX_FAILURES_PER_ADDRESS])
+    except Throttled as exc:
+        raise AuthError(429, str(exc)) from None
+    user = session.scalar(select(User).where(User.email == email))
+    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
+    if user is None or not ok:
+        record_failure(session, keys)
+        raise AuthError(401, "wrong e-mail or password")
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    clear_failures(session, keys[0])
+    return user
+
+
+@dataclass(frozen=True)
+class NewSession:
+    token: str  # goes into the cookie; never stored
+    csrf_token: str
+    expires_at: datetime
+
+
+def start_session(*, session: Session, user: User, secret: str, days: int) -> NewSession:
+    token = secrets.token_urlsafe(32)
+    csrf_token = secrets.token_urlsafe(32)
+    expires_at = utcnow() + timedelta(days=days)
+    session.add(
+        AuthSession(
+            token_hash=hash_token(token, secret),
+            user_id=user.id,
+            csrf_token=csrf_token,
+            expires_at=expires_at,
+        )
+    )
+    return NewSession(token=token, csrf_token=csrf_token, expires_at=expires_at)
+
+
+def find_session(*, session: Session, token: str, secret: str) -> AuthSession | None:
+    found = session.get(AuthSession, hash_token(token, secret))
+    if found is None or found.expires_at <= utcnow():
+        return None
+    return found
+
+
+def end_session(*, session: Session, token: str, secret: str) -> None:
+    session.execute(delete(AuthSession).where(AuthSession.token_hash == hash_token(token, secret)))
+
+
+def csrf_matches(expected: str, given: str | None) -> bool:
+    return given is not None and hmac.compare_digest(expected.encode(), given.encode())

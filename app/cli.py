@@ -1,0 +1,323 @@
+"""`vivant serve | worker | animate | import | createuser | models | metrics | bench`.
+
+Imports are made inside each command: `vivant animate` must start fast and never load torch or the
+web framework it does not need.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+DATA_DIR_OPTION = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the database, media and embedded broker live (VIVANT_DATA_DIR; default ./vivant-data).",
+)
+
+
+def _settings(data_dir: Path | None = None):  # type: ignore[no-untyped-def]
+    from pydantic import ValidationError
+
+    from app.config import Settings
+
+    try:
+        return Settings(data_dir=data_dir) if data_dir else Settings()
+    except ValidationError as exc:
+        raise click.ClickException(f"invalid settings: {exc.errors()[0]['msg']}") from None
+
+
+class ProgressLine:
+    """A one-line progress bar on stderr (stdout stays clean for the result)."""
+
+    def __init__(self, label: str, width: int = 30):
+        self.label, self.width = label, width
+        self.started = time.monotonic()
+        self.interactive = sys.stderr.isatty()
+        self._last_shown = -1
+
+    def __call__(self, fraction: float) -> None:
+        percent = int(fraction * 100)
+        if percent == self._last_shown or (not self.interactive and percent % 25 and percent != 100):
+            return
+        self._last_shown = percent
+        filled = int(self.width * fraction)
+        bar = "#" * filled + "-" * (self.width - filled)
+        end = "\r" if self.interactive and percent < 100 else "\n"
+        click.echo(
+            f"{self.label} [{bar}] {percent:3d}% {time.monotonic() - self.started:5.1f}s", err=True, nl=False
+        )
+        click.echo(end, err=True, nl=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Vivant: a family's photos, gently brought to life."""
+
+
+@main.command()
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for the LAN)."
+)
+@click.option("--port", default=8000, show_default=True, type=int)
+@DATA_DIR_OPTION
+@click.option(
+    "--no-worker", is_flag=True, help="Do not start a worker (use separate `vivant worker` processes)."
+)
+def serve(host: str, port: int, data_dir: Path | None, no_worker: bool) -> None:
+    """Apply migrations, start the web app and a supervised worker; print the URL to open."""
+    import uvicorn
+
+    from app.main import create_app
+    from app.migrate import upgrade
+    from app.supervisor import WorkerSupervisor
+
+    settings = _settings(data_dir)
+    settings.ensure_dirs()
+    upgrade(settings.sqlalchemy_url)
+    supervisor = None if no_worker else WorkerSupervisor(settings)
+    if supervisor:
+        supervisor.start()
+    shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
+    click.echo(
+        f"Vivant is running: open http://{shown_host}:{port}/  (data in {settings.data_dir.resolve()})"
+    )
+    try:
+        uvicorn.run(
+            create_app(settings), host=host, port=port, log_level="warning", timeout_graceful_shutdown=10
+        )
+    finally:
+        if supervisor:
+            supervisor.stop()
+
+
+@main.command()
+@click.option("--queues", default="cpu,gpu", show_default=True, help="Comma-separated queues to consume.")
+@click.option(
+    "--concurrency", type=int, default=None, help="Clips rendered at once (VIVANT_WORKER_CONCURRENCY)."
+)
+@DATA_DIR_OPTION
+def worker(queues: str, concurrency: int | None, data_dir: Path | None) -> None:
+    """Run a worker alone, for scale-out (GPU machines: --queues gpu)."""
+    from worker.celery_app import QUEUES, create_celery
+
+    wanted = [q.strip() for q in queues.split(",") if q.strip()]
+    unknown = [q for q in wanted if q not in QUEUES]
+    if unknown or not wanted:
+        raise click.BadParameter(f"queues must be among {', '.join(QUEUES)}", param_hint="--queues")
+    settings = _settings(data_dir)
+    celery = create_celery(settings)
+    celery.worker_main(
+        [
+            "worker",
+            "--queues",
+            ",".join(wanted),
+            "--concurrency",
+            str(concurrency or settings.worker_concurrency),
+            "--pool",
+            "prefork",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--hostname",
+            f"vivant-{'-'.join(wanted)}@%h",
+        ]
+    )
+
+
+@main.command()
+@click.argument("photo", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Output MP4 (default: PHOTO's name with .mp4 next to it).",
+)
+@click.option("--engine", type=click.Choice(["parallax", "diffusers"]), default="parallax", show_default=True)
+@click.option(
+    "--preset", default=None, help="Model preset of the diffusers engine (see `vivant models list`)."
+)
+@click.option(
+    "--strength", type=click.Choice(["whisper", "gentle", "lively"]), default="gentle", show_default=True
+)
+@click.option(
+    "--camera",
+    type=click.Choice(["auto", "still", "push", "drift", "orbit"]),
+    default="auto",
+    show_default=True,
+)
+@click.option("--seconds", type=float, default=4.0, show_default=True)
+@click.option("--fps", type=int, default=24, show_default=True)
+@click.option(
+    "--long-side", type=int, default=1280, show_default=True, help="Long side of the clip in pixels."
+)
+@click.option("--loop", is_flag=True, help="Make the last frame flow back into the first.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--keep-still",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="PNG mask the size of the photo: white areas stay exactly still.",
+)
+def animate(
+    photo: Path,
+    output: Path | None,
+    engine: str,
+    preset: str | None,
+    strength: str,
+    camera: str,
+    seconds: float,
+    fps: int,
+    long_side: int,
+    loop: bool,
+    seed: int,
+    keep_still: Path | None,
+) -> None:
+    """Make one clip from PHOTO, with no server; prints the output path last."""
+    from worker.standalone import animate_file
+
+    output = output or photo.with_suffix(".mp4")
+    try:
+        result = animate_file(
+            photo,
+            output,
+            engine=engine,
+            preset=preset,
+            strength=strength,
+            camera=camera,
+            seconds=seconds,
+            fps=fps,
+            long_side=long_side,
+            loop=loop,
+            seed=seed,
+            keep_still=keep_still,
+            progress=ProgressLine(photo.name),
+            max_pixels=_settings().max_pixels,
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{result.width}x{result.height}, {result.frames} frames", err=True)
+    click.echo(str(output))
+
+
+@main.command()
+@click.argument("email")
+@click.option("--admin", is_flag=True, help="May add members.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@DATA_DIR_OPTION
+def createuser(email: str, admin: bool, password_stdin: bool, data_dir: Path | None) -> None:
+    """Add an account."""
+    from app.auth import AuthError, create_user
+    from app.db import Database
+    from app.migrate import upgrade
+
+    password = (
+        sys.stdin.readline().rstrip("\n")
+        if password_stdin
+        else click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    )
+    settings = _settings(data_dir)
+    settings.ensure_dirs()
+    upgrade(settings.sqlalchemy_url)
+    database = Database(settings.sqlalchemy_url)
+    try:
+        with database.session() as session:
+            user = create_user(session=session, email=email, password=password, is_admin=admin)
+            click.echo(f"created {'administrator' if user.is_admin else 'member'} {user.email}")
+    except AuthError as exc:
+        raise click.ClickException(exc.detail) from None
+    finally:
+        database.dispose()
+
+
+@main.command(name="import")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--animate", "make_clips", is_flag=True, help="Queue a clip for every new photo.")
+@click.option(
+    "--owner", default=None, help="E-mail of the account the photos belong to (default: first admin)."
+)
+@DATA_DIR_OPTION
+def import_(directory: Path, make_clips: bool, owner: str | None, data_dir: Path | None) -> None:
+    """Add every photo in DIRECTORY (recursively), with a progress bar."""
+    from app.importer import import_directory
+
+    settings = _settings(data_dir)
+    try:
+        report = import_directory(
+            directory,
+            settings=settings,
+            owner_email=owner,
+            animate=make_clips,
+            progress=ProgressLine("import"),
+        )
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    for name, reason in report.refused:
+        click.echo(f"refused {name}: {reason}", err=True)
+    click.echo(
+        f"{report.added} added, {report.duplicates} already there, {len(report.refused)} refused, "
+        f"{report.queued} clips queued"
+    )
+
+
+@main.group()
+def models() -> None:
+    """Model presets of the diffusers engine."""
+
+
+@models.command(name="list")
+def models_list() -> None:
+    """Each preset, its model, licence, where its weights are expected and whether they are there."""
+    from worker.engines.presets import models_list_text
+
+    click.echo(models_list_text(_settings()))
+
+
+@models.command(name="pull")
+@click.argument("preset")
+def models_pull(preset: str) -> None:
+    """Download a preset's weights (needs internet and `pip install .[gpu]`)."""
+    from worker.engines.base import EngineError
+    from worker.engines.presets import pull_preset
+
+    try:
+        path = pull_preset(preset, _settings())
+    except EngineError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(str(path))
+
+
+@main.command()
+@click.argument("clip", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--photo",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="The photo the clip was made from (for first-frame fidelity).",
+)
+def metrics(clip: Path, photo: Path | None) -> None:
+    """Measure a clip's motion and fidelity; prints JSON."""
+    from worker.metrics import metrics_command
+
+    click.echo(metrics_command(clip, photo))
+
+
+@main.command()
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("bench/out"), show_default=True
+)
+def bench(out: Path) -> None:
+    """Render the fixture photos, print the table of motion targets, write contact sheets."""
+    from bench.cpu import main as bench_main
+
+    bench_main(["--out", str(out)])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""FastAPI dependencies: routes read like sentences (`user: CurrentUser, session: SessionDep`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy.orm import Session
+
+from app.auth import csrf_matches, find_session
+from app.config import Settings
+from app.db import Database
+from app.dispatch import Dispatcher
+from app.models import AuthSession, User
+from app.storage import MediaStore
+
+SESSION_COOKIE = "vivant_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass
+class Services:
+    """Everything a request may need, built once per app (no module globals)."""
+
+    settings: Settings
+    database: Database
+    store: MediaStore
+    dispatcher: Dispatcher
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_settings(services: ServicesDep) -> Settings:
+    return services.settings
+
+
+def get_db(services: ServicesDep) -> Iterator[Session]:
+    with services.database.session() as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_db)]
+
+
+def current_auth_session(request: Request, session: SessionDep, settings: SettingsDep) -> AuthSession | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    return find_session(session=session, token=token, secret=settings.session_secret)
+
+
+OptionalAuth = Annotated[AuthSession | None, Depends(current_auth_session)]
+
+
+def origin_is_foreign(request: Request) -> bool:
+    """A browser names the page a write came from; one from another site is refused."""
+    origin = request.headers.get("origin") or request.headers.get("referer")
+    if not origin or origin == "null":
+        return bool(origin)
+    return urlsplit(origin).netloc != request.headers.get("host", request.url.netloc)
+
+
+def require_user(request: Request, auth: OptionalAuth) -> User:
+    if auth is None:
+        raise HTTPException(401, "sign in first")
+    if request.method not in SAFE_METHODS:
+        # Writes that ride on the cookie must prove they come from our own pages.
+        if origin_is_foreign(request):
+            raise HTTPException(403, "this request came from another site")
+        if not csrf_matches(auth.csrf_token, request.headers.get(CSRF_HEADER)):
+            raise HTTPException(403, f"missing or wrong {CSRF_HEADER} header; sign in again if this persists")
+    return auth.user
+
+
+CurrentUser = Annotated[User, Depends(require_user)]
+
+
+def require_admin(user: CurrentUser) -> User:
+    if not user.is_admin:
+        raise HTTPException(403, "only an administrator can do this")
+    return user
+
+
+AdminUser = Annotated[User, Depends(require_admin)]

@@ -1,0 +1,75 @@
+"""Ringing the queue's doorbell for clips, and the reconciler that rings again when a bell was lost.
+
+The database is the truth: a clip is `queued` until a worker claims it. Sending can fail (broker down);
+the clip stays queued and the reconciler sends it again later, so an upload never fails for that.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from celery import Celery
+from sqlalchemy import or_, select, update
+
+from app.config import Settings
+from app.db import Database
+from app.models import Clip, utcnow
+from worker.celery_app import ANIMATE_TASK
+from worker.engines import ENGINE_QUEUES
+
+log = logging.getLogger(__name__)
+
+# A queued clip not picked up within this long is sent again (duplicates are harmless: claiming is atomic).
+RESEND_AFTER = timedelta(minutes=10)
+
+
+class Dispatcher:
+    def __init__(self, celery: Celery, database: Database, settings: Settings):
+        self.celery = celery
+        self.database = database
+        self.settings = settings
+
+    def send(self, clip_id: str, engine: str) -> bool:
+        """Send one clip's task; True when the broker took it."""
+        try:
+            self.celery.send_task(
+                ANIMATE_TASK,
+                args=[clip_id],
+                queue=ENGINE_QUEUES.get(engine, "cpu"),
+                retry=True,
+                retry_policy={"max_retries": 1, "interval_start": 0.2, "interval_step": 0.5},
+            )
+        except Exception as exc:  # kombu raises many kinds; all mean "not sent now"
+            log.warning("could not queue clip %s (%s); the reconciler will retry", clip_id, exc)
+            return False
+        with self.database.session() as session:
+            session.execute(update(Clip).where(Clip.id == clip_id).values(sent_at=utcnow()))
+        return True
+
+    def reconcile(self) -> int:
+        """Re-send lost clips, take clips back from dead workers; returns how many clips were sent."""
+        now = utcnow()
+        stale = now - timedelta(seconds=self.settings.stale_after_s)
+        with self.database.session() as session:
+            # 1. Running clips whose worker stopped beating: back to the queue, or failed for good.
+            for clip in session.scalars(
+                select(Clip).where(Clip.status == "running", Clip.heartbeat_at < stale)
+            ):
+                clip.claim_token = None
+                if clip.attempts >= self.settings.max_attempts:
+                    clip.status = "failed"
+                    clip.error = (
+                        f"the worker stopped {clip.attempts} times while making this clip; it was given up"
+                    )
+                    clip.finished_at = now
+                else:
+                    clip.status, clip.progress, clip.sent_at = "queued", 0.0, None
+            session.flush()
+            # 2. Queued clips never sent, or sent long ago and still waiting.
+            pending = session.execute(
+                select(Clip.id, Clip.engine).where(
+                    Clip.status == "queued", or_(Clip.sent_at.is_(None), Clip.sent_at < now - RESEND_AFTER)
+                )
+            ).all()
+        return sum(self.send(clip_id, engine) for clip_id, engine in pending)

@@ -1,0 +1,98 @@
+"""`vivant import DIR`: add a folder of photos without going through the browser."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+
+from app.clips import create_clip
+from app.config import Settings
+from app.db import Database
+from app.images import ImageRejected
+from app.migrate import upgrade
+from app.models import User
+from app.photos import ingest_photo
+from app.schemas import ClipRequest
+from app.storage import MediaStore
+from worker.celery_app import create_celery
+
+# Names worth trying; content decides in the end, but this skips sidecar files and videos.
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".heic", ".heif", ".avif"}
+
+
+@dataclass
+class ImportReport:
+    added: int = 0
+    duplicates: int = 0
+    queued: int = 0
+    refused: list[tuple[str, str]] = field(default_factory=list)
+
+
+def import_directory(
+    directory: Path,
+    *,
+    settings: Settings,
+    owner_email: str | None,
+    animate: bool,
+    progress: Callable[[float], None],
+) -> ImportReport:
+    from app.dispatch import Dispatcher
+
+    settings.ensure_dirs()
+    upgrade(settings.sqlalchemy_url)
+    database = Database(settings.sqlalchemy_url)
+    store = MediaStore(settings.media_dir)
+    dispatcher = Dispatcher(create_celery(settings), database, settings)
+    report = ImportReport()
+    files = sorted(p for p in directory.rglob("*") if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES)
+    try:
+        with database.session() as session:
+            query = (
+                select(User).where(User.email == owner_email.lower())
+                if owner_email
+                else (select(User).where(User.is_admin).order_by(User.created_at))
+            )
+            owner = session.scalars(query).first()
+            if owner is None:
+                raise LookupError(
+                    f"no account {owner_email}"
+                    if owner_email
+                    else "no account yet: run `vivant createuser EMAIL --admin`"
+                )
+            owner_id = owner.id
+        for index, path in enumerate(files):
+            with database.session() as session:
+                try:
+                    ingested = ingest_photo(
+                        session=session,
+                        store=store,
+                        settings=settings,
+                        data=path.read_bytes(),
+                        filename=path.name,
+                        owner_id=owner_id,
+                    )
+                except ImageRejected as exc:
+                    report.refused.append((str(path.relative_to(directory)), exc.message))
+                    ingested = None
+                clip = None
+                if ingested is not None and ingested.duplicate:
+                    report.duplicates += 1
+                elif ingested is not None:
+                    report.added += 1
+                    if animate:
+                        clip = create_clip(
+                            session=session, photo=ingested.photo, request=ClipRequest(), settings=settings
+                        )
+            if clip is not None:
+                # Queued even if no worker runs now: `vivant serve` or a worker picks it up later.
+                dispatcher.send(clip.id, clip.engine)
+                report.queued += 1
+            progress((index + 1) / len(files))
+    finally:
+        database.dispose()
+    if not files:
+        progress(1.0)
+    return report

@@ -1,0 +1,1 @@
+"""Thin HTTP layers: they check who asks and call the modules that do the work."""

@@ -1,0 +1,86 @@
+"""HTML pages for members. Signed-out visitors are sent to /login (or /setup on a new server)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from app.auth import any_user_exists
+from app.deps import OptionalAuth, SessionDep
+from app.models import AuthSession, Photo
+from app.templating import local_path
+from app.urls import photo_out
+
+router = APIRouter(include_in_schema=False)
+
+
+class SignInRequired(Exception):
+    def __init__(self, target: str):
+        self.target = target
+
+
+def page_auth(request: Request, auth: OptionalAuth) -> AuthSession:
+    if auth is None:
+        raise SignInRequired(request.url.path)
+    return auth
+
+
+PageAuth = Annotated[AuthSession, Depends(page_auth)]
+
+
+def sign_in_redirect(request: Request, exc: SignInRequired) -> Response:
+    with request.app.state.services.database.session() as session:
+        if not any_user_exists(session):
+            return RedirectResponse("/setup", status_code=303)
+    return RedirectResponse(f"/login?next={quote(exc.target)}", status_code=303)
+
+
+def _render(
+    request: Request, name: str, auth: AuthSession | None, status_code: int = 200, **context: object
+) -> HTMLResponse:
+    templates = request.app.state.templates
+    context |= {
+        "user": auth.user if auth else None,
+        "csrf_token": auth.csrf_token if auth else "",
+    }
+    return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+@router.get("/")
+def gallery(request: Request, auth: PageAuth) -> HTMLResponse:
+    return _render(request, "gallery.html", auth)
+
+
+@router.get("/upload")
+def upload(request: Request, auth: PageAuth) -> HTMLResponse:
+    return _render(request, "upload.html", auth)
+
+
+@router.get("/photos/{photo_id}")
+def photo_page(photo_id: str, request: Request, auth: PageAuth, session: SessionDep) -> HTMLResponse:
+    photo = session.get(Photo, photo_id)
+    if photo is None:
+        raise HTTPException(404, "no such photo")
+    return _render(request, "photo.html", auth, photo=photo_out(photo).model_dump(mode="json"))
+
+
+@router.get("/setup", response_model=None)
+def setup_page(request: Request, auth: OptionalAuth, session: SessionDep) -> Response:
+    if any_user_exists(session):
+        return RedirectResponse("/" if auth else "/login", status_code=303)
+    return _render(request, "setup.html", None)
+
+
+@router.get("/login", response_model=None)
+def login_page(
+    request: Request, auth: OptionalAuth, session: SessionDep, next: Annotated[str | None, Query()] = None
+) -> Response:
+    target = local_path(next)
+    if auth is not None:
+        return RedirectResponse(target, status_code=303)
+    if not any_user_exists(session):
+        return RedirectResponse("/setup", status_code=303)
+    return _render(request, "login.html", None, next=target)

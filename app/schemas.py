@@ -1,0 +1,114 @@
+"""Request and response bodies of the JSON API (they make /openapi.json exact)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from worker.engines.base import Camera, Strength
+
+ClipStatus = Literal["queued", "running", "ready", "failed"]
+
+
+class Credentials(BaseModel):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=1024)
+
+
+class LoginOut(BaseModel):
+    csrf_token: str
+    email: str
+    is_admin: bool
+
+
+class UserOut(BaseModel):
+    id: str
+    email: str
+    is_admin: bool
+
+
+class ClipRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    engine: Literal["parallax", "diffusers"] | None = None
+    preset: str | None = Field(default=None, max_length=64)
+    strength: Strength | None = None
+    camera: Camera | None = None
+    seconds: float | None = Field(default=None, ge=1, le=10)
+    fps: int | None = Field(default=None, ge=8, le=30)
+    loop: bool | None = None
+    seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
+
+
+class ClipOut(BaseModel):
+    id: str
+    photo_id: str
+    status: ClipStatus
+    progress: float
+    error: str | None
+    engine: str
+    settings: dict[str, Any]
+    width: int | None
+    height: int | None
+    video_url: str | None
+    poster_url: str | None
+    metrics: dict[str, Any] | None
+    created_at: datetime
+
+
+class PhotoOut(BaseModel):
+    id: str
+    sha256: str
+    width: int
+    height: int
+    format: str
+    original_name: str
+    created_at: datetime
+    thumbnail_url: str
+    display_url: str
+    original_url: str
+    clips: list[ClipOut]
+
+
+class PhotoPage(BaseModel):
+    items: list[PhotoOut]
+    next_cursor: str | None
+
+
+class UploadedPhoto(BaseModel):
+    id: str
+    sha256: str
+    width: int
+    height: int
+    duplicate: bool
+    filename: str
+    clip_id: str | None = None
+
+
+class RefusedFile(BaseModel):
+    filename: str
+    error: str
+
+
+class ShareRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+    allow_download: bool = False
+    password: str | None = Field(default=None, min_length=4, max_length=1024)
+
+
+class ShareOut(BaseModel):
+    id: str
+    url: str
+    clip_id: str
+    allow_download: bool
+    expires_at: datetime | None
+    has_password: bool
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    database: bool

@@ -1,0 +1,32 @@
+"""URLs of things, relative for our own pages and absolute for previews in other apps."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from app.clips import clip_out
+from app.config import Settings
+from app.models import Photo
+from app.schemas import PhotoOut
+
+
+def absolute_url(request: Request, settings: Settings, path: str) -> str:
+    base = settings.public_url.rstrip("/") or str(request.base_url).rstrip("/")
+    return base + path
+
+
+def photo_out(photo: Photo) -> PhotoOut:
+    base = f"/media/photos/{photo.id}"
+    return PhotoOut(
+        id=photo.id,
+        sha256=photo.sha256,
+        width=photo.width,
+        height=photo.height,
+        format=photo.format,
+        original_name=photo.original_name,
+        created_at=photo.created_at,
+        thumbnail_url=f"{base}/thumb.jpg",
+        display_url=f"{base}/display.jpg",
+        original_url=f"{base}/original",
+        clips=[clip_out(c) for c in photo.clips],
+    )

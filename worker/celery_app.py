@@ -1,0 +1,57 @@
+"""The Celery app, configured from the same Settings as the web app."""
+
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Queue
+
+from app.config import Settings
+
+ANIMATE_TASK = "vivant.animate"
+QUEUES = ("cpu", "gpu")
+# How often the embedded (SQLite) broker looks for new messages.
+EMBEDDED_POLL_INTERVAL_S = 0.25
+
+
+def create_celery(settings: Settings) -> Celery:
+    celery = Celery("vivant", broker=settings.celery_broker_url, include=["worker.tasks"])
+    transport_options: dict[str, object] = {
+        # Redis re-delivers an unacknowledged task after this long; time limits stay below it.
+        "visibility_timeout": settings.broker_visibility_timeout_s,
+    }
+    if settings.uses_embedded_broker:
+        settings.ensure_dirs()
+        # kombu hands sqla transport options to create_engine(), so the poll interval has to be set on
+        # the transport class; it only affects this process.
+        import kombu.transport.sqlalchemy as sqla_transport
+
+        sqla_transport.Transport.polling_interval = EMBEDDED_POLL_INTERVAL_S
+        transport_options = {}
+    else:
+        transport_options |= {"socket_connect_timeout": 3, "socket_timeout": 10}
+    celery.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        result_backend=None,
+        task_queues=[Queue(name) for name in QUEUES],
+        task_default_queue="cpu",
+        # A clip is acknowledged only once it is done; a worker that dies hands it back.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_soft_time_limit=settings.task_time_limit_s,
+        task_time_limit=settings.task_hard_limit_s,
+        broker_transport_options=transport_options,
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=3,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        vivant_settings=settings,
+    )
+    return celery
+
+
+def settings_of(celery: Celery) -> Settings:
+    settings: Settings = celery.conf["vivant_settings"]
+    return settings

@@ -1,0 +1,69 @@
+"""One clip from one file, with no server, database or queue (`vivant animate`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from app.images import ImageRejected, load_photo_rgb
+from worker.engines import get_engine
+from worker.engines.base import EngineError, MotionSpec, ProgressFn
+from worker.render import RenderResult, render_clip
+
+
+def load_keep_still_mask(path: Path, size: tuple[int, int]) -> np.ndarray:
+    """A PNG the size of the photo; white (>= 128) marks what must not move."""
+    with Image.open(path) as mask_image:
+        mask = np.asarray(mask_image.convert("L")) >= 128
+    if (mask.shape[1], mask.shape[0]) != size:
+        raise ValueError(
+            f"the keep-still mask is {mask.shape[1]}x{mask.shape[0]} but the photo is {size[0]}x{size[1]}"
+        )
+    return mask
+
+
+def animate_file(
+    photo: Path,
+    output: Path,
+    *,
+    engine: str = "parallax",
+    preset: str | None = None,
+    strength: str = "gentle",
+    camera: str = "auto",
+    seconds: float = 4.0,
+    fps: int = 24,
+    long_side: int = 1280,
+    loop: bool = False,
+    seed: int = 0,
+    keep_still: Path | None = None,
+    progress: ProgressFn,
+    max_pixels: int,
+) -> RenderResult:
+    """Raises ValueError with a message for the person at the terminal."""
+    try:
+        image = load_photo_rgb(photo, max_pixels=max_pixels)
+        mask = load_keep_still_mask(keep_still, (image.shape[1], image.shape[0])) if keep_still else None
+        spec = MotionSpec(
+            seconds=seconds,
+            fps=fps,
+            strength=strength,  # type: ignore[arg-type]
+            camera=camera,
+            loop=loop,
+            seed=seed,
+            long_side=long_side,
+            preset=preset,  # type: ignore[arg-type]
+            keep_still=mask,
+        )
+        output.parent.mkdir(parents=True, exist_ok=True)
+        return render_clip(
+            get_engine(engine),
+            image,
+            spec,
+            video_path=output,
+            poster_path=output.with_suffix(".jpg"),
+            progress=progress,
+        )
+    except (ImageRejected, EngineError) as exc:
+        raise ValueError(f"{photo.name}: {exc}") from None
