@@ -1,25 +1,177 @@
-"""CPU engine: a slow, eased push-in on the photo. No model weights.
+"""CPU engine: the photo gently opened into depth, with no model weights.
 
-The first frame is the photo itself; the camera only ever zooms in, so no edge is ever empty.
+From a depth and subject estimate (worker/engines/depth.py) it builds a few displacement fields once,
+per pixel: a lateral camera shift (displacement proportional to the distance from the subject's depth
+plane), a dolly (near things grow more than far ones, around the face) and a sitter's breath (chest and
+head rise by a fraction of a percent). Each frame is then one backward warp (cv2.remap) of the resized
+photo through `grid + sum(coefficient * field)`, the coefficients coming from the camera path
+(worker/engines/camera.py); composing a frame costs a few vector passes, not a per-pixel Python loop.
+
+Borders: each frame zooms in about as much as that frame's displacement needs, never more, so no source
+coordinate leaves the photo (no black, empty or smeared edges) and frame 0, at rest, is the photo.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import ClassVar
 
 import cv2
 import numpy as np
 
 from worker.engines.base import Engine, MotionSpec, ProgressFn, output_size
+from worker.engines.camera import CameraPath, camera_path, choose_camera
+from worker.engines.depth import Scene, estimate_scene, upsample
 
-# Total zoom over the clip, per strength: a few percent is enough to feel alive.
-_ZOOM = {"whisper": 0.02, "gentle": 0.04, "lively": 0.08}
+# Multiplier of every motion per strength; spec.amplitude scales it further.
+_STRENGTH = {"whisper": 0.5, "gentle": 1.0, "lively": 1.8}
+# Lateral camera shift: displacement between the subject plane and depth 0 or 1, as a fraction of the
+# clip's long side. Subtle is the product: a few percent reads as depth, more reads as a wobble.
+_SHIFT = 0.025
+# Dolly: extra scale of depth 1 over depth 0 at the end of the push.
+_PUSH = 0.06
+# Breath: rise of the shoulders as a fraction of the torso's height.
+_BREATH = 0.006
+# Width of the soft band just outside a keep-still region, as a fraction of the long side.
+_FEATHER = 0.03
+# Headroom on the border zoom, so rounding never puts a source coordinate on the photo's edge.
+_MARGIN_SAFETY = 1.03
 
 
-def ease_in_out(t: float) -> float:
-    """Smoothstep: zero velocity at both ends, so the motion starts and settles softly."""
-    return t * t * (3.0 - 2.0 * t)
+@dataclass
+class _Axis:
+    """One map axis: its identity grid, zoom centre and (field, per-frame coefficient) terms."""
+
+    grid: np.ndarray
+    centre: float
+    size: int
+    terms: list[tuple[np.ndarray, np.ndarray]]
+
+    def offsets_at(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """(frames, points) source offsets sampled at the given pixels, for the border check."""
+        frames = len(self.terms[0][1]) if self.terms else 0
+        total = np.zeros((frames, len(rows)))
+        for field, coef in self.terms:
+            total += coef[:, None] * field[rows, cols][None, :]
+        return total
+
+    def compose(self, index: int, zoom: float, zoom_field: np.ndarray | None) -> np.ndarray:
+        """The grid zoomed by `zoom` about the centre plus every term, in as few full-frame passes as can be."""
+        active = [(field, float(coef[index])) for field, coef in self.terms if coef[index] != 0.0]
+        if zoom_field is None:
+            # Without a keep-still mask the zoom is affine and rides free in addWeighted's alpha and gamma.
+            scale, offset = 1.0 - zoom, zoom * self.centre
+        else:
+            scale, offset = 1.0, 0.0
+            active.insert(0, (zoom_field, zoom))
+        if not active:
+            return self.grid * np.float32(scale) + np.float32(offset)
+        field, coef = active[0]
+        out = cv2.addWeighted(self.grid, scale, field, coef, offset)
+        for field, coef in active[1:]:
+            cv2.addWeighted(out, 1.0, field, coef, 0.0, dst=out)
+        return out
+
+
+def _still_weight(mask: np.ndarray, size: tuple[int, int], feather: float) -> tuple[np.ndarray, np.ndarray]:
+    """The mask at the clip's size (nearest, undilated) and a motion weight: 0 on it, easing to 1 outside."""
+    still = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
+    distance = cv2.distanceTransform((still == 0).astype(np.uint8), cv2.DIST_L2, 3)
+    ramp = np.clip(distance / max(feather, 1.0), 0.0, 1.0)
+    return still, (ramp * ramp * (3.0 - 2.0 * ramp)).astype(np.float32)
+
+
+def _border_zoom(x: _Axis, y: _Axis, frames: int) -> np.ndarray:
+    """Per frame, the smallest zoom (0 = none) that keeps every source coordinate inside the photo.
+
+    Checked on the whole border and a coarse interior grid: the fields are smooth, and the border is
+    where the displacement would otherwise reach outside.
+    """
+    h, w = y.size, x.size
+    rows, cols = np.meshgrid(np.r_[0:h:8, h - 1], np.r_[0:w:8, w - 1], indexing="ij")
+    ring_cols = np.r_[np.arange(w), np.arange(w), np.zeros(h, int), np.full(h, w - 1)]
+    ring_rows = np.r_[np.zeros(w, int), np.full(w, h - 1), np.arange(h), np.arange(h)]
+    rows, cols = np.r_[rows.ravel(), ring_rows], np.r_[cols.ravel(), ring_cols]
+    need = np.zeros(frames)
+    for axis, points in ((x, cols), (y, rows)):
+        if not axis.terms:
+            continue
+        source = points[None, :] + axis.offsets_at(rows, cols)
+        towards = axis.centre - points
+        # Zooming by m moves a source coordinate p to p + m * (centre - p): solve for the m that brings
+        # it back inside [0, size - 1]; points on the centre line cannot be helped by a zoom and need none.
+        low = np.where(towards > 0, -source / np.maximum(towards, 1e-6), 0.0)
+        high = np.where(towards < 0, (source - (axis.size - 1)) / np.maximum(-towards, 1e-6), 0.0)
+        need = np.maximum(need, np.maximum(low, high).max(axis=1))
+    return np.clip(need * _MARGIN_SAFETY, 0.0, 0.5)
+
+
+@dataclass
+class _Plan:
+    base: np.ndarray
+    x: _Axis
+    y: _Axis
+    zoom: np.ndarray
+    zoom_fields: tuple[np.ndarray, np.ndarray] | None
+    still: np.ndarray | None
+
+
+def _plan(base: np.ndarray, scene: Scene, spec: MotionSpec, path: CameraPath) -> _Plan:
+    """Fields and per-frame coefficients for the whole clip, computed once."""
+    h, w = base.shape[:2]
+    long_side = max(h, w)
+    amp = _STRENGTH[spec.strength] * spec.amplitude
+    depth, subject = upsample(base, scene.depth, scene.subject)
+    relative = depth - np.float32(scene.focal_depth)
+    xs = np.arange(w, dtype=np.float32)[None, :]
+    ys = np.arange(h, dtype=np.float32)[:, None]
+    fx, fy = scene.focus[0] * w, scene.focus[1] * h
+
+    # 1. Lateral shift: backward warp, so a camera moving right samples further right on near things.
+    shift = relative * np.float32(_SHIFT * amp * long_side)
+    x_terms = [(shift, path.shift[:, 0])]
+    y_terms = [(shift, path.shift[:, 1])]
+    # 2. Dolly: near things grow about the focus, far things shrink relative to it.
+    if path.push.any():
+        push = np.float32(_PUSH * amp)
+        x_terms.append((relative * (xs - np.float32(fx)) * push, -path.push))
+        y_terms.append((relative * (ys - np.float32(fy)) * push, -path.push))
+    # 3. Breath: shoulders rise, the head rides on them unchanged (a stretched neck looks rubbery).
+    if scene.faces and path.breath.any():
+        x0, y0, fw, fh = scene.faces[0]
+        shoulders = (y0 + 1.3 * fh) * h / scene.depth.shape[0]
+        lift = np.minimum(np.float32(h - 1) - ys, np.float32(h - 1 - shoulders)).clip(0.0)
+        y_terms.append((subject * lift * np.float32(_BREATH * amp), path.breath))
+    x_terms = [(f.astype(np.float32), c) for f, c in x_terms if c.any()]
+    y_terms = [(f.astype(np.float32), c) for f, c in y_terms if c.any()]
+
+    # 4. The zoom that hides the borders is centred on the subject (pushes) or the frame, kept off the edges.
+    centre = (fx, fy) if path.push.any() else (w / 2, h / 2)
+    x = _Axis(np.repeat(xs, h, axis=0), float(np.clip(centre[0], 0.3 * w, 0.7 * w)), w, x_terms)
+    y = _Axis(np.repeat(ys, w, axis=1), float(np.clip(centre[1], 0.3 * h, 0.7 * h)), h, y_terms)
+    zoom = _border_zoom(x, y, spec.frame_count)
+
+    # 5. A keep-still region gets weight 0: every field, the zoom included, vanishes on it.
+    still = zoom_fields = None
+    if spec.keep_still is not None:
+        still, weight = _still_weight(spec.keep_still, (w, h), _FEATHER * long_side)
+        for axis in (x, y):
+            axis.terms = [(field * weight, coef) for field, coef in axis.terms]
+        zoom_fields = ((x.centre - x.grid) * weight, (y.centre - y.grid) * weight)
+    return _Plan(base=base, x=x, y=y, zoom=zoom, zoom_fields=zoom_fields, still=still)
+
+
+def _render(plan: _Plan, index: int) -> np.ndarray:
+    zoom = float(plan.zoom[index])
+    zx, zy = plan.zoom_fields if plan.zoom_fields is not None else (None, None)
+    map_x = plan.x.compose(index, zoom, zx)
+    map_y = plan.y.compose(index, zoom, zy)
+    frame = cv2.remap(plan.base, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    if plan.still is not None:
+        # The fields are already zero there; the copy makes "not one pixel moves" hold by construction.
+        cv2.copyTo(plan.base, plan.still, frame)
+    return frame
 
 
 class ParallaxEngine(Engine):
@@ -29,23 +181,16 @@ class ParallaxEngine(Engine):
     def _frames(self, image: np.ndarray, spec: MotionSpec, progress: ProgressFn) -> Iterator[np.ndarray]:
         w, h = output_size(image.shape[1], image.shape[0], spec.long_side)
         base = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
-        still = None
-        if spec.keep_still is not None:
-            still = cv2.resize(spec.keep_still.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+        scene = estimate_scene(base)
+        camera = choose_camera(spec.camera, has_person=scene.has_person)
+        path = camera_path(camera, frames=spec.frame_count, fps=spec.fps, loop=spec.loop, seed=spec.seed)
+        plan = _plan(base, scene, spec, path)
         n = spec.frame_count
-        zoom = _ZOOM[spec.strength] * spec.amplitude
-        cx, cy = w / 2.0, h / 2.0
-        for i in range(n):
-            t = i / (n - 1)
-            # A loop goes in and comes back out; otherwise the push-in settles at the end.
-            phase = ease_in_out(1.0 - abs(2.0 * t - 1.0)) if spec.loop else ease_in_out(t)
-            scale = 1.0 + zoom * phase
-            if i == 0 or scale == 1.0:
-                frame = base.copy()
-            else:
-                matrix = np.array([[scale, 0.0, cx * (1 - scale)], [0.0, scale, cy * (1 - scale)]])
-                frame = cv2.warpAffine(base, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-            if still is not None:
-                frame[still] = base[still]
-            progress((i + 1) / n)
-            yield frame
+        for index in range(n):
+            at_rest = index == 0 or (plan.zoom[index] == 0.0 and not _moving(plan, index))
+            yield base.copy() if at_rest else _render(plan, index)
+            progress((index + 1) / n)
+
+
+def _moving(plan: _Plan, index: int) -> bool:
+    return any(coef[index] != 0.0 for axis in (plan.x, plan.y) for _, coef in axis.terms)
