@@ -43,7 +43,7 @@ def ingest_photo(
 
     Raises app.images.ImageRejected (with a 4xx status and a reason) before anything is written.
     """
-    decoded = decode_upload(data, max_pixels=settings.max_pixels)
+    decoded = decode_upload(data, max_pixels=settings.max_pixels, max_bytes=settings.max_upload_bytes)
     existing = session.scalar(select(Photo).where(Photo.sha256 == decoded.sha256))
     if existing is not None:
         return Ingested(existing, duplicate=True)

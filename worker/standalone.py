@@ -43,7 +43,8 @@ def animate_file(
 ) -> RenderResult:
     """Raises ValueError with a message for the person at the terminal."""
     try:
-        image = load_photo_rgb(photo, max_pixels=max_pixels)
+        # Without a mask, decoding at reduced size is free speed; a mask is drawn at the photo's full size.
+        image = load_photo_rgb(photo, max_pixels=max_pixels, max_side=None if keep_still else long_side)
         mask = load_keep_still_mask(keep_still, (image.shape[1], image.shape[0])) if keep_still else None
         spec = MotionSpec(
             seconds=seconds,
