@@ -1,0 +1,329 @@
+"""The pages in a real browser: Debian's chromium driven by Playwright against `vivant serve`.
+
+One journey, step by step, as a family would take it: set up, upload, watch clips arrive, open a photo,
+share its clip, watch it logged out, revoke it, and look at it all on a phone. Screenshots of each step
+land in test-artifacts/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.fixture_paths import FIXTURES
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+PHOTOS = [FIXTURES / "photos" / name for name in ("einstein.jpg", "dog.png", "hopper.jpg")]
+EMAIL = "grandma@example.org"
+PASSWORD = "a long family password"
+
+# A clip renders on the CPU next to the browser: give it time, but never wait without a deadline.
+SERVER_START_S = 90
+CLIP_READY_MS = 240_000
+LOADED_IMAGE = "img => img.complete && img.naturalWidth > 0"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"`vivant serve` exited with {process.returncode}:\n{log.read_text()[-4000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
+                if json.load(response).get("status") == "ok":
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"`vivant serve` was not healthy within {SERVER_START_S} s:\n{log.read_text()[-4000:]}")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data_dir = tmp_path_factory.mktemp("vivant-data")
+    log = data_dir / "serve.log"
+    port = _free_port()
+    vivant = Path(sys.executable).with_name("vivant")
+    env = dict(os.environ)
+    for name in [k for k in env if k.startswith("VIVANT_")]:
+        del env[name]
+    # Short clips keep the CPU render quick; the pages do not care how long a clip is.
+    env |= {"VIVANT_DEFAULT_SECONDS": "2", "VIVANT_DEFAULT_FPS": "12", "OMP_NUM_THREADS": "1"}
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(vivant), "serve", "--port", str(port), "--data-dir", str(data_dir)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=data_dir,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, process, log)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@dataclass
+class Console:
+    """Console messages of every page, tagged with the step they happened in."""
+
+    step: str = "start"
+    messages: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def watch(self, page) -> None:  # type: ignore[no-untyped-def]
+        page.on("console", lambda msg: self.messages.append((self.step, msg.type, msg.text)))
+        page.on("pageerror", lambda exc: self.messages.append((self.step, "error", f"uncaught: {exc}")))
+
+    def errors(self, expected_http_errors: dict[str, str]) -> list[tuple[str, str, str]]:
+        """Errors, less the "Failed to load resource" lines of requests a step meant to fail."""
+        found = []
+        for step, kind, text in self.messages:
+            allowed = expected_http_errors.get(step)
+            if kind != "error" or (allowed and "Failed to load resource" in text and allowed in text):
+                continue
+            found.append((step, kind, text))
+        return found
+
+
+def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def assert_video_plays(page, selector: str) -> None:  # type: ignore[no-untyped-def]
+    """readyState >= 2 (a frame to show) and currentTime moving: the clip really plays."""
+    page.wait_for_function(
+        "s => { const v = document.querySelector(s); return v && v.readyState >= 2; }",
+        arg=selector,
+        timeout=30_000,
+    )
+    start = page.eval_on_selector(selector, "v => v.currentTime")
+    page.wait_for_function(
+        "([s, t]) => document.querySelector(s).currentTime > t + 0.2", arg=[selector, start], timeout=15_000
+    )
+
+
+def assert_fits_width(page, width: int) -> None:  # type: ignore[no-untyped-def]
+    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll_width <= width, f"the page scrolls sideways on a {width}-px screen ({scroll_width} px)"
+
+
+def test_family_journey(server: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    console = Console()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        member = browser.new_context(viewport={"width": 1280, "height": 860})
+        page = member.new_page()
+        console.watch(page)
+
+        # 1. A new server sends the first visitor to the setup page; the new admin lands in an empty gallery.
+        console.step = "setup"
+        page.goto(server + "/")
+        expect(page).to_have_url(server + "/setup")
+        page.fill("input[name=email]", EMAIL)
+        page.fill("input[name=password]", PASSWORD)
+        page.fill("input[name=password_again]", PASSWORD)
+        page.click("button[type=submit]")
+        expect(page).to_have_url(server + "/")
+        expect(page.locator("[data-gallery-empty]")).to_be_visible()
+        expect(page.locator("[data-gallery-empty] a[href='/upload']")).to_be_visible()
+        expect(page.locator(".site-nav .who")).to_have_text(EMAIL)
+        shot(page, "01-gallery-empty")
+
+        # 2. Three photos through the file input, each on its own row.
+        console.step = "upload"
+        page.click(".site-nav a[href='/upload']")
+        page.set_input_files("[data-file-input]", [str(path) for path in PHOTOS])
+        rows = page.locator(".upload-row")
+        expect(rows).to_have_count(3)
+        expect(page.locator(".upload-row.added")).to_have_count(3, timeout=60_000)
+        for path in PHOTOS:
+            row = rows.filter(has_text=path.name)
+            expect(row.locator(".upload-status a")).to_have_text("added")
+        expect(page.locator("[data-upload-done]")).to_be_visible()
+
+        # A photo already there and a file that is no photo: each row says so, the refusal in words.
+        console.step = "refused-upload"
+        page.set_input_files("[data-file-input]", [str(PHOTOS[0]), str(FIXTURES / "bad" / "empty.jpg")])
+        expect(page.locator(".upload-row.duplicate .upload-status")).to_have_text("already in your library")
+        refused = page.locator(".upload-row.refused .upload-status")
+        expect(refused).to_have_count(1)
+        expect(refused).not_to_be_empty()
+        assert "empty.jpg" in page.locator(".upload-row.refused .upload-name").inner_text()
+        assert page.eval_on_selector(
+            ".upload-row.refused .upload-status", "e => getComputedStyle(e).color"
+        ) == ("rgb(179, 38, 30)")
+        shot(page, "02-upload")
+
+        # 3. The gallery shows three tiles, and a clip arrives without a reload.
+        console.step = "gallery"
+        page.click(".site-nav a[href='/']")
+        tiles = page.locator(".tile")
+        expect(tiles).to_have_count(3)
+        for image in page.locator(".tile img").all():
+            page.wait_for_function(LOADED_IMAGE, arg=image.element_handle())
+        shot(page, "03-gallery-working")
+        ready_badge = page.locator(".tile-item:has(.badge.motion)")
+        expect(ready_badge.first).to_be_visible(timeout=CLIP_READY_MS)
+        ready = ready_badge.first
+        photo_id = ready.get_attribute("data-photo-id")
+        assert photo_id
+
+        # Hovering a tile with a clip plays it.
+        ready.locator("a").hover()
+        expect(ready).to_have_class(re.compile(r"\bplaying\b"))
+        assert_video_plays(page, f'.tile-item[data-photo-id="{photo_id}"] video')
+        page.mouse.move(5, 5)
+        expect(ready).not_to_have_class(re.compile(r"\bplaying\b"))
+        expect(page.locator(".tile-item:has(.badge.motion)")).to_have_count(3, timeout=CLIP_READY_MS)
+        expect(page.locator(".tile progress")).to_have_count(0)
+        shot(page, "04-gallery-ready")
+
+        # 4. The photo page: the original and its clip side by side, the same size, the clip playing.
+        console.step = "photo"
+        ready.locator("a").click()
+        expect(page).to_have_url(f"{server}/photos/{photo_id}")
+        assert_video_plays(page, "[data-clip-video]")
+        photo = json.loads(page.locator("#photo-data").text_content() or "{}")
+        video_ratio = page.eval_on_selector("[data-clip-video]", "v => v.videoWidth / v.videoHeight")
+        assert video_ratio == pytest.approx(photo["width"] / photo["height"], rel=0.02)
+        original_box = page.locator("[data-original]").bounding_box()
+        video_box = page.locator("[data-clip-video]").bounding_box()
+        assert original_box and video_box
+        assert abs(original_box["width"] - video_box["width"]) <= 2
+        assert abs(original_box["height"] - video_box["height"]) <= 2
+        assert abs(original_box["y"] - video_box["y"]) <= 2, "the clip should sit beside the original"
+        page.click("[data-metrics] summary")
+        expect(page.locator("[data-metrics] dt").first).to_be_visible()
+        expect(page.locator("[data-metrics]")).to_contain_text("PSNR")
+        shot(page, "05-photo")
+
+        # 5. Share: the dialog makes a link, shown once, listed as live.
+        console.step = "share"
+        page.click("[data-open-share]")
+        dialog = page.locator("[data-share-dialog]")
+        expect(dialog).to_be_visible()
+        dialog.locator("input[name=allow_download]").check()
+        dialog.locator("button[type=submit]").click()
+        url_box = dialog.locator("[data-share-url]")
+        expect(url_box).to_have_value(re.compile(rf"^{re.escape(server)}/s/[\w-]{{20,}}$"))
+        share_url = url_box.input_value()
+        shot(page, "06-share-dialog")
+        dialog.locator("[data-share-result] [data-close-dialog]").click()
+        expect(dialog).to_be_hidden()
+        expect(page.locator("[data-share-list] .share-item")).to_have_count(1)
+        expect(page.locator("[data-share-list]")).to_contain_text("download allowed")
+
+        # 6. Someone without an account opens the link: the clip plays, the preview tags are there, and
+        # the original is one click away.
+        console.step = "shared"
+        visitor = browser.new_context(viewport={"width": 1280, "height": 860})
+        public = visitor.new_page()
+        console.watch(public)
+        response = public.goto(share_url)
+        assert response and response.status == 200
+        assert_video_plays(public, "[data-shared-video]")
+        shared_box = public.locator("[data-shared-video]").bounding_box()
+        assert shared_box and shared_box["height"] >= 0.6 * 860, "the shared clip should fill the screen"
+        og_image = public.get_attribute('meta[property="og:image"]', "content")
+        assert og_image == share_url + "/poster"
+        assert public.get_attribute('meta[property="og:video"]', "content") == share_url + "/video"
+        poster = public.request.get(og_image)
+        assert poster.status == 200 and poster.headers["content-type"] == "image/jpeg"
+        expect(public.locator('a[href$="/download/video"]')).to_be_visible()
+        expect(public.locator(".site-nav")).to_have_count(0)
+        shot(public, "07-share-page")
+        public.click("[data-toggle-original]")
+        original = public.locator("[data-shared-photo]")
+        expect(original).to_be_visible()
+        expect(public.locator("[data-shared-video]")).to_be_hidden()
+        public.wait_for_function(LOADED_IMAGE, arg=original.element_handle())
+        shot(public, "08-share-original")
+
+        # 7. Revoking in the member's window closes the link for the visitor.
+        console.step = "revoke"
+        page.locator("[data-share-list] .share-item button").click()
+        expect(page.locator("[data-shares]")).to_be_hidden()
+        console.step = "revoked"
+        response = public.goto(share_url)
+        assert response and response.status == 404
+        assert public.request.get(share_url + "/video").status == 404
+        shot(public, "09-share-revoked")
+
+        # 8. A phone: two columns of tiles, the first tap plays a clip and the second opens the photo,
+        # and the photo page stacks the original over the clip.
+        console.step = "phone"
+        phone = browser.new_context(
+            viewport={"width": 375, "height": 812},
+            device_scale_factor=2,
+            is_mobile=True,
+            has_touch=True,
+            storage_state=member.storage_state(),
+        )
+        mobile = phone.new_page()
+        console.watch(mobile)
+        mobile.goto(server + "/")
+        expect(mobile.locator(".tile")).to_have_count(3)
+        for image in mobile.locator(".tile img").all():
+            mobile.wait_for_function(LOADED_IMAGE, arg=image.element_handle())
+        assert_fits_width(mobile, 375)
+        shot(mobile, "10-phone-gallery")
+        tile = mobile.locator(f'.tile-item[data-photo-id="{photo_id}"]')
+        tile.locator("a").tap()
+        expect(tile).to_have_class(re.compile(r"\bplaying\b"))
+        expect(mobile).to_have_url(server + "/")
+        tile.locator("a").tap()
+        expect(mobile).to_have_url(f"{server}/photos/{photo_id}")
+        assert_video_plays(mobile, "[data-clip-video]")
+        assert_fits_width(mobile, 375)
+        original_box = mobile.locator("[data-original]").bounding_box()
+        video_box = mobile.locator("[data-clip-video]").bounding_box()
+        assert original_box and video_box
+        assert video_box["y"] >= original_box["y"] + original_box["height"], "on a phone the clip goes below"
+        shot(mobile, "11-phone-photo")
+
+        errors = console.errors({"refused-upload": "status of 4", "revoked": "status of 404"})
+        assert not errors, f"errors in the browser console: {errors}"
+        browser.close()
