@@ -1,0 +1,357 @@
+"""Motion and fidelity measures of a clip against its photo (numpy and OpenCV only, no torch).
+
+Every clip is measured, so measuring streams: `MetricsAccumulator.add()` takes one frame at a time,
+keeps a copy at a 720-pixel long side only as long as it needs it, and `result()` gives the figures.
+Distances are in pixels at a 720-pixel long side whatever the clip's size, so one band of motion
+means the same thing for a 128-pixel portrait and a 4K phone photo.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import av
+import cv2
+import numpy as np
+
+from app.images import load_photo_rgb
+from worker.engines.base import Strength
+
+MEASURE_LONG_SIDE = 720
+# Farneback costs 65-110 ms a pair at 720 (6-10 s a clip on two cores) but about 5 ms at 240, and
+# reads the same mean motion to within a few percent; its vectors are scaled back to 720 pixels.
+FLOW_LONG_SIDE = 240
+BORDER_PX = 8
+MAX_CORNERS = 300
+_LK: dict[str, Any] = {"winSize": (21, 21), "maxLevel": 4}
+
+
+@dataclass(frozen=True)
+class FlowBand:
+    """Allowed mean optical flow per neighbouring pair of frames, px/frame at 720."""
+
+    low: float
+    high: float
+
+    def contains(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+
+# One table for the renderer's gate. Chosen from bench/cpu.py measurements: an eased 4% push-in
+# on a portrait measures about 0.1-0.15, ffmpeg's zoompan recipe about 0.3.
+FLOW_BANDS: dict[Strength, FlowBand] = {
+    "whisper": FlowBand(0.05, 0.5),
+    "gentle": FlowBand(0.1, 1.0),
+    "lively": FlowBand(0.2, 2.0),
+}
+# No pair of neighbouring frames may move more than this (px/frame at 720), whatever the strength.
+MAX_PAIR_FLOW = 4.0
+# Identical frames give an infinite PSNR; JSON has no infinity.
+PSNR_CAP_DB = 100.0
+
+
+@dataclass(frozen=True)
+class ClipMetrics:
+    width: int
+    height: int
+    frames: int
+    fps: float
+    # First frame against the photo resized to the clip's size, in dB; None without a photo.
+    psnr_first: float | None
+    # Mean Farneback flow magnitude per neighbouring pair: mean over pairs, largest pair, and the
+    # largest 99th percentile of per-pixel magnitudes (local motion the mean hides).
+    flow_mean: float
+    flow_max: float
+    flow_p99_max: float
+    # Mean |change of per-pair mean flow| over max(flow_mean, 0.2): jitter, 0 for a constant speed.
+    steadiness: float
+    # VBench temporal flickering: (255 - mean abs diff of neighbouring frames) / 255.
+    flicker: float
+    # (255 - mean abs diff between a frame and the mean of its two neighbours) / 255.
+    smoothness: float
+    # Largest mean abs change (0-255) of the 8-px border band of any frame against the first.
+    edge_change: float
+    edges_ok: bool
+    edge_faults: tuple[str, ...]
+    # 75th percentile distance (px at 720) of tracked corners from one affine motion fitted to all
+    # of them, first frame to middle and to last frame, the larger; None when too few corners.
+    parallax_p75: float | None
+    # Mean abs diff of last and first frames over the largest neighbouring-pair mean abs diff.
+    loop_seam: float
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key, value in data.items():
+            if isinstance(value, float):
+                data[key] = round(value, 4)
+        data["edge_faults"] = list(self.edge_faults)
+        return data
+
+
+def _to_long_side(frame: np.ndarray, long_side: int) -> np.ndarray:
+    h, w = frame.shape[:2]
+    scale = long_side / max(w, h)
+    if scale == 1.0:
+        return frame
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    # Area averaging only where linear would skip whole pixels: between 1/2 and 1 it costs 8x more
+    # (12 ms for a 1280 frame) for no difference the measures can see.
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA if scale < 0.5 else cv2.INTER_LINEAR)
+
+
+def _mean_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
+    return float(cv2.norm(a, b, cv2.NORM_L1)) / a.size
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(cv2.norm(a, b, cv2.NORM_L2SQR)) / a.size
+    return PSNR_CAP_DB if mse == 0 else min(PSNR_CAP_DB, 10.0 * np.log10(255.0**2 / mse))
+
+
+def _edge_lines(gray: np.ndarray) -> dict[str, np.ndarray]:
+    """The border band of each side as float lines ordered from the edge inwards (lines x length)."""
+    b = BORDER_PX
+    return {
+        "top": gray[:b].astype(np.float32),
+        "bottom": gray[-b:][::-1].astype(np.float32),
+        "left": gray[:, :b].T.astype(np.float32),
+        "right": gray[:, -b:][:, ::-1].T.astype(np.float32),
+    }
+
+
+@dataclass(frozen=True)
+class _EdgeStats:
+    """What an edge looks like: the outermost line's brightness and spread along the edge, and how
+    much the first lines differ from their inner neighbours (near zero when a border was clamped)."""
+
+    mean: float
+    spread: float
+    line_step: float
+
+    @classmethod
+    def of(cls, lines: np.ndarray) -> _EdgeStats:
+        return cls(
+            mean=float(lines[0].mean()),
+            spread=float(lines[0].std()),
+            line_step=float(np.abs(np.diff(lines[:4], axis=0)).mean()),
+        )
+
+
+def _edge_fault(stats: _EdgeStats, first: _EdgeStats) -> str | None:
+    """A fault only where the edge lost detail it had in the photo: a photo's own black frame is no fault."""
+    if stats.spread < 2.0 and first.spread >= 8.0:
+        return "black" if stats.mean < 16.0 else "flat"
+    if stats.line_step < 1.0 and first.line_step >= 3.0:
+        return "smeared"
+    return None
+
+
+class MetricsAccumulator:
+    """Measures a clip frame by frame, keeping a few 720-pixel copies, never the whole clip."""
+
+    def __init__(
+        self,
+        photo: np.ndarray | None = None,
+        *,
+        fps: float,
+        frame_count: int,
+        flow_long_side: int = FLOW_LONG_SIDE,
+    ):
+        # The count is known up front so the middle frame can be measured as it passes, not kept.
+        self._frame_count = frame_count
+        self._photo = photo
+        self._fps = fps
+        self._flow_long_side = flow_long_side
+        self._count = 0
+        self._size = (0, 0)
+        self._psnr: float | None = None
+        self._first: np.ndarray | None = None
+        self._first_gray: np.ndarray | None = None
+        self._prev: np.ndarray | None = None
+        self._prev_gray: np.ndarray | None = None
+        self._prev2: np.ndarray | None = None
+        self._prev_small: np.ndarray | None = None
+        self._flow_scale = 1.0
+        self._pair_flow: list[float] = []
+        self._pair_p99: list[float] = []
+        self._pair_diff: list[float] = []
+        self._smooth_err: list[float] = []
+        self._edge_change = 0.0
+        self._first_edges: dict[str, np.ndarray] = {}
+        self._first_edge_stats: dict[str, _EdgeStats] = {}
+        self._faults: dict[tuple[str, str], tuple[int, int]] = {}
+        self._corners: np.ndarray | None = None
+        self._middle_track: tuple[np.ndarray, np.ndarray] | None = None
+
+    def add(self, frame: np.ndarray) -> None:
+        index = self._count
+        self._count += 1
+        if index == 0:
+            self._size = (frame.shape[1], frame.shape[0])
+            if self._photo is not None:
+                photo = cv2.resize(self._photo, self._size, interpolation=cv2.INTER_AREA)
+                self._psnr = _psnr(frame, photo)
+                self._photo = None  # the full-size photo is not needed any more
+        elif (frame.shape[1], frame.shape[0]) != self._size:
+            raise ValueError(f"frame {index} is {frame.shape[1]}x{frame.shape[0]}, the clip is {self._size}")
+        rgb = _to_long_side(frame, MEASURE_LONG_SIDE)
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        small = _to_long_side(gray, self._flow_long_side)
+        if index == 0:
+            self._start(rgb, gray, small)
+        else:
+            self._pair(rgb, small)
+            self._edges(index, gray)
+            if index == self._frame_count // 2:
+                self._middle_track = self._track(gray)
+        self._prev2, self._prev, self._prev_gray, self._prev_small = self._prev, rgb, gray, small
+
+    def _start(self, rgb: np.ndarray, gray: np.ndarray, small: np.ndarray) -> None:
+        self._first, self._first_gray = rgb, gray
+        self._flow_scale = max(gray.shape) / max(small.shape)
+        self._first_edges = _edge_lines(gray)
+        self._first_edge_stats = {side: _EdgeStats.of(lines) for side, lines in self._first_edges.items()}
+        corners = cv2.goodFeaturesToTrack(gray, MAX_CORNERS, qualityLevel=0.01, minDistance=10, blockSize=7)
+        if corners is not None and len(corners) >= 8:
+            self._corners = corners.astype(np.float32)
+
+    def _pair(self, rgb: np.ndarray, small: np.ndarray) -> None:
+        assert self._prev is not None and self._prev_small is not None
+        diff = _mean_abs_diff(self._prev, rgb)
+        self._pair_diff.append(diff)
+        if diff == 0.0:
+            # A repeated frame did not move; Farneback would only add its own noise (about 0.003 px).
+            self._pair_flow.append(0.0)
+            self._pair_p99.append(0.0)
+        else:
+            flow = cv2.calcOpticalFlowFarneback(
+                self._prev_small, small, None, pyr_scale=0.5, levels=3, winsize=9, iterations=2,
+                poly_n=5, poly_sigma=1.1, flags=0,
+            )  # fmt: skip
+            magnitude = cv2.magnitude(flow[..., 0], flow[..., 1]) * self._flow_scale
+            self._pair_flow.append(float(magnitude.mean()))
+            self._pair_p99.append(float(np.percentile(magnitude, 99)))
+        if self._prev2 is not None:
+            # The middle frame of three against the mean of its neighbours: zero for steady motion
+            # of smooth content, large for a stutter or a frame that jumps out.
+            between = cv2.addWeighted(self._prev2, 0.5, rgb, 0.5, 0.0, dtype=cv2.CV_32F)
+            self._smooth_err.append(_mean_abs_diff(self._prev.astype(np.float32), between))
+
+    def _edges(self, index: int, gray: np.ndarray) -> None:
+        for side, lines in _edge_lines(gray).items():
+            self._edge_change = max(self._edge_change, _mean_abs_diff(lines, self._first_edges[side]))
+            fault = _edge_fault(_EdgeStats.of(lines), self._first_edge_stats[side])
+            if fault is not None:
+                first, count = self._faults.get((fault, side), (index, 0))
+                self._faults[(fault, side)] = (first, count + 1)
+
+    def _track(self, gray: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Where the first frame's corners went in this frame, and which of them can be trusted:
+        tracking back to the first frame must land within half a pixel of where each started, which
+        drops corners that were lost or hidden. Five pyramid levels reach moves of about 150 px."""
+        if self._corners is None or self._first_gray is None:
+            return None
+        moved, found, _ = cv2.calcOpticalFlowPyrLK(self._first_gray, gray, self._corners, None, **_LK)
+        back, found_back, _ = cv2.calcOpticalFlowPyrLK(
+            gray, self._first_gray, moved, self._corners.copy(), flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **_LK
+        )
+        round_trip = np.linalg.norm((back - self._corners).reshape(-1, 2), axis=1)
+        ok = (found.ravel() == 1) & (found_back.ravel() == 1) & (round_trip < 0.5)
+        return moved.reshape(-1, 2), ok
+
+    def _parallax(self) -> float | None:
+        """How far the motion is from one flat affine move, at the middle and the last frame.
+
+        A zoom or pan of a flat picture fits one affine move (residual: tracking noise, about
+        0.2 px); layers moving at different speeds do not. A plain least-squares fit, not a robust
+        one: a robust fit would follow the largest layer and call the others outliers.
+        """
+        if self._corners is None:
+            return None
+        corners = self._corners.reshape(-1, 2).astype(np.float64)
+        residuals = []
+        for track in (self._middle_track, self._track(self._prev_gray)):
+            if track is None or track[1].sum() < 8:
+                continue
+            moved, ok = track
+            design = np.hstack([corners[ok], np.ones((int(ok.sum()), 1))])
+            dst = moved[ok].astype(np.float64)
+            affine, *_ = np.linalg.lstsq(design, dst, rcond=None)
+            residuals.append(float(np.percentile(np.linalg.norm(design @ affine - dst, axis=1), 75)))
+        return max(residuals) if residuals else None
+
+    def result(self) -> ClipMetrics:
+        if self._count != self._frame_count:
+            raise ValueError(f"the clip was to have {self._frame_count} frames but {self._count} came")
+        if self._count < 2 or self._first is None or self._prev is None:
+            raise ValueError(f"a clip needs at least 2 frames to measure, got {self._count}")
+        flows = np.array(self._pair_flow)
+        flow_mean = float(flows.mean())
+        steadiness = float(np.abs(np.diff(flows)).mean()) / max(flow_mean, 0.2) if len(flows) > 1 else 0.0
+        diffs = np.array(self._pair_diff)
+        smooth = (255.0 - float(np.mean(self._smooth_err))) / 255.0 if self._smooth_err else 1.0
+        faults = tuple(
+            f"{kind} {side} edge in {count} frames from frame {first}"
+            for (kind, side), (first, count) in sorted(self._faults.items())
+        )
+        return ClipMetrics(
+            width=self._size[0],
+            height=self._size[1],
+            frames=self._count,
+            fps=float(self._fps),
+            psnr_first=self._psnr,
+            flow_mean=flow_mean,
+            flow_max=float(flows.max()),
+            flow_p99_max=float(max(self._pair_p99)),
+            steadiness=steadiness,
+            flicker=(255.0 - float(diffs.mean())) / 255.0,
+            smoothness=smooth,
+            edge_change=self._edge_change,
+            edges_ok=not faults,
+            edge_faults=faults,
+            parallax_p75=self._parallax(),
+            # A floor on the divisor: a still clip is a perfect loop, not a division by zero.
+            loop_seam=_mean_abs_diff(self._prev, self._first) / max(float(diffs.max()), 0.05),
+        )
+
+
+def measure(frames: Sequence[np.ndarray], photo: np.ndarray | None = None, *, fps: float) -> ClipMetrics:
+    """Measure RGB uint8 frames against the photo they came from."""
+    accumulator = MetricsAccumulator(photo, fps=fps, frame_count=len(frames))
+    for frame in frames:
+        accumulator.add(frame)
+    return accumulator.result()
+
+
+def decoded_frames(video_path: Path) -> Iterator[np.ndarray]:
+    """A video's frames as RGB uint8 arrays, decoded one at a time."""
+    with av.open(str(video_path)) as container:
+        for frame in container.decode(container.streams.video[0]):
+            yield frame.to_ndarray(format="rgb24")
+
+
+def video_timing(video_path: Path) -> tuple[float, int]:
+    """Frame rate and frame count, counted from the packets (no decoding): a header's count can be absent."""
+    with av.open(str(video_path)) as container:
+        stream = container.streams.video[0]
+        count = sum(1 for packet in container.demux(stream) if packet.size)
+        return float(stream.average_rate or 0), count
+
+
+def measure_file(video_path: Path, photo_path: Path | None, *, max_pixels: int) -> ClipMetrics:
+    """Measure an encoded clip, decoded back, against the photo file it was made from."""
+    photo = load_photo_rgb(photo_path, max_pixels=max_pixels) if photo_path is not None else None
+    fps, count = video_timing(video_path)
+    accumulator = MetricsAccumulator(photo, fps=fps, frame_count=count)
+    for frame in decoded_frames(video_path):
+        accumulator.add(frame)
+    return accumulator.result()
+
+
+def metrics_command(video: Path, photo: Path | None, *, max_pixels: int) -> str:
+    """`vivant metrics CLIP.mp4 [--photo PHOTO]`: the clip's metrics as indented JSON."""
+    return json.dumps(measure_file(video, photo, max_pixels=max_pixels).to_dict(), indent=2)
