@@ -6,8 +6,8 @@ centre). They seed a GrabCut segmentation of the subject; depth is then a smooth
 subject standing in front of it. The background ramp is deliberately featureless: texture in a depth
 map makes walls and skies swim, while one clean subject layer gives the parallax people notice.
 
-Everything runs on a small copy of the photo (tens of milliseconds); `upsample` brings the
-result to the clip's size with a guided filter, so the layer edge follows hair and shoulders.
+Everything runs on a small copy of the photo (tens of milliseconds); a guided filter snaps the subject's
+edge to the photo's own edges there, so the layer edge follows hair and shoulders.
 """
 
 from __future__ import annotations
@@ -144,14 +144,8 @@ def _segment(image: np.ndarray, prior: np.ndarray, core: np.ndarray | None) -> n
     return cv2.resize(subject.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def guided_filter(
-    guide: np.ndarray, source: np.ndarray, radius: int, eps: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """He et al.'s guided filter, returned as its linear coefficients (a, b): output = a * guide + b.
-
-    Returning the coefficients lets the caller apply them to a larger guide (the fast guided filter),
-    which is how the depth reaches the clip's size with edges that follow the full-size photo.
-    """
+def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float) -> np.ndarray:
+    """He et al.'s guided filter: `source` smoothed, except across the edges of `guide` (both float32)."""
     size = (2 * radius + 1, 2 * radius + 1)
     mean_i = cv2.blur(guide, size)
     mean_p = cv2.blur(source, size)
@@ -159,11 +153,7 @@ def guided_filter(
     var = cv2.blur(guide * guide, size) - mean_i * mean_i
     a = cov / (var + eps)
     b = mean_p - a * mean_i
-    return cv2.blur(a, size), cv2.blur(b, size)
-
-
-def _gray01(image: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+    return cv2.blur(a, size) * guide + cv2.blur(b, size)
 
 
 def estimate_scene(image: np.ndarray) -> Scene:
@@ -189,13 +179,17 @@ def estimate_scene(image: np.ndarray) -> Scene:
     area = float(subject.mean())
     if not 0.03 <= area <= 0.75:
         subject = prior
-    subject = cv2.GaussianBlur(subject, (0, 0), 1.0)
+    # Snap the coarse mask to the photo's edges (guided feathering), so the layer follows hair.
+    gray01 = gray.astype(np.float32) / 255.0
+    radius = max(2, round(0.015 * max(h, w)))
+    subject = np.clip(
+        guided_filter(gray01, cv2.GaussianBlur(subject, (0, 0), 1.0), radius, eps=1e-3), 0.0, 1.0
+    )
 
-    # 3. Depth: a ground ramp (lower is nearer) with the subject standing in front of it.
+    # 3. Depth: a ground ramp (lower is nearer) with the subject standing in front of it. The blur keeps
+    # texture out of the depth: texture there would make fine detail wobble as the camera moves.
     ramp = np.linspace(_FAR, _GROUND, h, dtype=np.float32)[:, None] * np.ones((1, w), np.float32)
-    raw = ramp + subject * (_SUBJECT - ramp)
-    a, b = guided_filter(_gray01(small), raw, radius=max(2, round(0.02 * max(h, w))), eps=2e-3)
-    depth = np.clip(a * _gray01(small) + b, 0.0, 1.0)
+    depth = cv2.GaussianBlur(ramp + subject * (_SUBJECT - ramp), (0, 0), 1.5)
 
     if faces:
         x, y, fw, fh = faces[0]
@@ -216,15 +210,10 @@ def estimate_scene(image: np.ndarray) -> Scene:
 
 
 def upsample(image: np.ndarray, *maps: np.ndarray) -> list[np.ndarray]:
-    """Working-size maps (depth, subject) at `image`'s size, edges snapped to `image` (fast guided filter)."""
+    """Working-size maps (depth, subject) at `image`'s size.
+
+    Plain bicubic: the maps already follow the photo's edges at the working size. Snapping them again
+    at full size (a guided filter) copies fine texture into them, and textured depth shimmers.
+    """
     h, w = image.shape[:2]
-    guide = _gray01(image)
-    out = []
-    for values in maps:
-        small_guide = cv2.resize(guide, values.shape[::-1], interpolation=cv2.INTER_AREA)
-        radius = max(2, round(0.02 * max(values.shape)))
-        a, b = guided_filter(small_guide, values, radius=radius, eps=1e-3)
-        a = cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR)
-        b = cv2.resize(b, (w, h), interpolation=cv2.INTER_LINEAR)
-        out.append(np.clip(a * guide + b, 0.0, 1.0))
-    return out
+    return [np.clip(cv2.resize(values, (w, h), interpolation=cv2.INTER_CUBIC), 0.0, 1.0) for values in maps]

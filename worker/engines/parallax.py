@@ -26,11 +26,14 @@ from worker.engines.depth import Scene, estimate_scene, upsample
 
 # Multiplier of every motion per strength; spec.amplitude scales it further.
 _STRENGTH = {"whisper": 0.5, "gentle": 1.0, "lively": 1.8}
-# Lateral camera shift: displacement between the subject plane and depth 0 or 1, as a fraction of the
-# clip's long side. Subtle is the product: a few percent reads as depth, more reads as a wobble.
-_SHIFT = 0.025
-# Dolly: extra scale of depth 1 over depth 0 at the end of the push.
-_PUSH = 0.06
+# Lateral move, as fractions of the clip's long side: the rigid pan of the whole view, and the extra
+# slide between the subject's plane and depth 0 or 1. The slide is what reads as depth, but it also
+# stretches the photo where the depth changes: a percent or two is depth, more is a wobble.
+_PAN = 0.02
+_SHIFT = 0.012
+# Dolly: the zoom of the whole view, and the extra scale of depth 1 over depth 0, at the end of the push.
+_ZOOM = 0.02
+_PUSH = 0.04
 # Breath: rise of the shoulders as a fraction of the torso's height.
 _BREATH = 0.006
 # Width of the soft band just outside a keep-still region, as a fraction of the long side.
@@ -41,30 +44,40 @@ _MARGIN_SAFETY = 1.03
 
 @dataclass
 class _Axis:
-    """One map axis: its identity grid, zoom centre and (field, per-frame coefficient) terms."""
+    """One map axis: identity grid, zoom centre, depth-dependent (field, per-frame coefficient) terms
+    and a rigid per-frame pan in pixels."""
 
     grid: np.ndarray
     centre: float
     size: int
     terms: list[tuple[np.ndarray, np.ndarray]]
+    pan: np.ndarray
+    # Set by hold_still(): the zoom and the pan as fields, zero on the keep-still region.
+    rigid_fields: tuple[np.ndarray, np.ndarray] | None = None
 
     def offsets_at(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """(frames, points) source offsets sampled at the given pixels, for the border check."""
-        frames = len(self.terms[0][1]) if self.terms else 0
-        total = np.zeros((frames, len(rows)))
+        """(frames, points) source offsets before the zoom, at the given pixels, for the border check."""
+        total = np.repeat(self.pan[:, None], len(rows), axis=1)
         for field, coef in self.terms:
             total += coef[:, None] * field[rows, cols][None, :]
         return total
 
-    def compose(self, index: int, zoom: float, zoom_field: np.ndarray | None) -> np.ndarray:
-        """The grid zoomed by `zoom` about the centre plus every term, in as few full-frame passes as can be."""
-        active = [(field, float(coef[index])) for field, coef in self.terms if coef[index] != 0.0]
-        if zoom_field is None:
-            # Without a keep-still mask the zoom is affine and rides free in addWeighted's alpha and gamma.
-            scale, offset = 1.0 - zoom, zoom * self.centre
+    def hold_still(self, weight: np.ndarray) -> None:
+        """Scale every motion by `weight`: where it is 0 the map is the identity, exactly."""
+        self.terms = [(field * weight, coef) for field, coef in self.terms]
+        self.rigid_fields = ((self.centre - self.grid) * weight, weight)
+
+    def compose(self, index: int, zoom: float) -> np.ndarray:
+        """The grid zoomed by `zoom` about the centre, panned, plus every term, in few full-frame passes."""
+        active = [(field, float(coef[index])) for field, coef in self.terms]
+        pan = float(self.pan[index])
+        if self.rigid_fields is None:
+            # With no keep-still mask, zoom and pan are affine: free in addWeighted's alpha and gamma.
+            scale, offset = 1.0 - zoom, zoom * self.centre + pan
         else:
             scale, offset = 1.0, 0.0
-            active.insert(0, (zoom_field, zoom))
+            active[:0] = [(self.rigid_fields[0], zoom), (self.rigid_fields[1], pan)]
+        active = [(field, coef) for field, coef in active if coef != 0.0]
         if not active:
             return self.grid * np.float32(scale) + np.float32(offset)
         field, coef = active[0]
@@ -95,8 +108,6 @@ def _border_zoom(x: _Axis, y: _Axis, frames: int) -> np.ndarray:
     rows, cols = np.r_[rows.ravel(), ring_rows], np.r_[cols.ravel(), ring_cols]
     need = np.zeros(frames)
     for axis, points in ((x, cols), (y, rows)):
-        if not axis.terms:
-            continue
         source = points[None, :] + axis.offsets_at(rows, cols)
         towards = axis.centre - points
         # Zooming by m moves a source coordinate p to p + m * (centre - p): solve for the m that brings
@@ -113,8 +124,23 @@ class _Plan:
     x: _Axis
     y: _Axis
     zoom: np.ndarray
-    zoom_fields: tuple[np.ndarray, np.ndarray] | None
     still: np.ndarray | None
+
+    def at_rest(self, index: int) -> bool:
+        """Nothing moves in this frame (a still camera with no breath): it is the photo itself."""
+        return self.zoom[index] == 0.0 and not any(
+            axis.pan[index] != 0.0 or any(coef[index] != 0.0 for _, coef in axis.terms)
+            for axis in (self.x, self.y)
+        )
+
+    def render(self, index: int) -> np.ndarray:
+        zoom = float(self.zoom[index])
+        map_x, map_y = self.x.compose(index, zoom), self.y.compose(index, zoom)
+        frame = cv2.remap(self.base, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        if self.still is not None:
+            # The motion is already zero there; the copy makes "not one pixel moves" hold by construction.
+            cv2.copyTo(self.base, self.still, frame)
+        return frame
 
 
 def _plan(base: np.ndarray, scene: Scene, spec: MotionSpec, path: CameraPath) -> _Plan:
@@ -128,50 +154,41 @@ def _plan(base: np.ndarray, scene: Scene, spec: MotionSpec, path: CameraPath) ->
     ys = np.arange(h, dtype=np.float32)[:, None]
     fx, fy = scene.focus[0] * w, scene.focus[1] * h
 
-    # 1. Lateral shift: backward warp, so a camera moving right samples further right on near things.
+    # 1. Lateral move: the whole view pans, and things off the subject's plane slide against it. The
+    # warp is backward: a camera moving right samples further right.
+    pan = path.shift * (_PAN * amp * long_side)
     shift = relative * np.float32(_SHIFT * amp * long_side)
     x_terms = [(shift, path.shift[:, 0])]
     y_terms = [(shift, path.shift[:, 1])]
-    # 2. Dolly: near things grow about the focus, far things shrink relative to it.
+    # 2. Dolly: the view zooms in, and near things grow about the focus more than far ones.
     if path.push.any():
         push = np.float32(_PUSH * amp)
         x_terms.append((relative * (xs - np.float32(fx)) * push, -path.push))
         y_terms.append((relative * (ys - np.float32(fy)) * push, -path.push))
     # 3. Breath: shoulders rise, the head rides on them unchanged (a stretched neck looks rubbery).
     if scene.faces and path.breath.any():
-        x0, y0, fw, fh = scene.faces[0]
-        shoulders = (y0 + 1.3 * fh) * h / scene.depth.shape[0]
+        _, face_y, _, face_h = scene.faces[0]
+        shoulders = (face_y + 1.3 * face_h) * h / scene.depth.shape[0]
         lift = np.minimum(np.float32(h - 1) - ys, np.float32(h - 1 - shoulders)).clip(0.0)
         y_terms.append((subject * lift * np.float32(_BREATH * amp), path.breath))
     x_terms = [(f.astype(np.float32), c) for f, c in x_terms if c.any()]
     y_terms = [(f.astype(np.float32), c) for f, c in y_terms if c.any()]
 
-    # 4. The zoom that hides the borders is centred on the subject (pushes) or the frame, kept off the edges.
+    # 4. Zoom about the subject (pushes) or the frame's centre, kept off the edges: the dolly's own
+    # zoom plus the least that keeps every source coordinate inside the photo.
     centre = (fx, fy) if path.push.any() else (w / 2, h / 2)
-    x = _Axis(np.repeat(xs, h, axis=0), float(np.clip(centre[0], 0.3 * w, 0.7 * w)), w, x_terms)
-    y = _Axis(np.repeat(ys, w, axis=1), float(np.clip(centre[1], 0.3 * h, 0.7 * h)), h, y_terms)
-    zoom = _border_zoom(x, y, spec.frame_count)
+    grid_x, grid_y = np.repeat(xs, h, axis=0), np.repeat(ys, w, axis=1)
+    x = _Axis(grid_x, float(np.clip(centre[0], 0.3 * w, 0.7 * w)), w, x_terms, pan[:, 0])
+    y = _Axis(grid_y, float(np.clip(centre[1], 0.3 * h, 0.7 * h)), h, y_terms, pan[:, 1])
+    zoom = _border_zoom(x, y, spec.frame_count) + path.push * (_ZOOM * amp)
 
-    # 5. A keep-still region gets weight 0: every field, the zoom included, vanishes on it.
-    still = zoom_fields = None
+    # 5. A keep-still region gets weight 0: every motion, zoom and pan included, vanishes on it.
+    still = None
     if spec.keep_still is not None:
         still, weight = _still_weight(spec.keep_still, (w, h), _FEATHER * long_side)
-        for axis in (x, y):
-            axis.terms = [(field * weight, coef) for field, coef in axis.terms]
-        zoom_fields = ((x.centre - x.grid) * weight, (y.centre - y.grid) * weight)
-    return _Plan(base=base, x=x, y=y, zoom=zoom, zoom_fields=zoom_fields, still=still)
-
-
-def _render(plan: _Plan, index: int) -> np.ndarray:
-    zoom = float(plan.zoom[index])
-    zx, zy = plan.zoom_fields if plan.zoom_fields is not None else (None, None)
-    map_x = plan.x.compose(index, zoom, zx)
-    map_y = plan.y.compose(index, zoom, zy)
-    frame = cv2.remap(plan.base, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
-    if plan.still is not None:
-        # The fields are already zero there; the copy makes "not one pixel moves" hold by construction.
-        cv2.copyTo(plan.base, plan.still, frame)
-    return frame
+        x.hold_still(weight)
+        y.hold_still(weight)
+    return _Plan(base=base, x=x, y=y, zoom=zoom, still=still)
 
 
 class ParallaxEngine(Engine):
@@ -187,10 +204,5 @@ class ParallaxEngine(Engine):
         plan = _plan(base, scene, spec, path)
         n = spec.frame_count
         for index in range(n):
-            at_rest = index == 0 or (plan.zoom[index] == 0.0 and not _moving(plan, index))
-            yield base.copy() if at_rest else _render(plan, index)
+            yield base.copy() if index == 0 or plan.at_rest(index) else plan.render(index)
             progress((index + 1) / n)
-
-
-def _moving(plan: _Plan, index: int) -> bool:
-    return any(coef[index] != 0.0 for axis in (plan.x, plan.y) for _, coef in axis.terms)
