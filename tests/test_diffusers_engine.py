@@ -185,3 +185,26 @@ def test_diffusers_web_app_and_parallax_cli_never_import_torch(tmp_path: Path) -
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == str(out)
     assert probe(out).frames == 6
+
+
+@pytest.mark.parametrize(
+    ("preset", "denoiser", "billions"),
+    [
+        ("svd-xt", "unet", 1.52),
+        ("ltx", "transformer", 1.92),
+        ("wan", "transformer", 5.0),
+        ("cogvideox", "transformer", 5.57),
+    ],
+)
+def test_diffusers_bench_builds_each_full_size_architecture(
+    preset: str, denoiser: str, billions: float
+) -> None:
+    """bench/gpu.py's in-code configs are the released models' (built on the meta device: no memory)."""
+    import torch
+
+    from bench.gpu import random_pipeline
+
+    pipe = random_pipeline(PRESETS[preset], torch.device("meta"), torch.bfloat16)
+    assert type(pipe).__name__ == PRESETS[preset].pipeline
+    parameters = sum(p.numel() for p in getattr(pipe, denoiser).parameters()) / 1e9
+    assert parameters == pytest.approx(billions, rel=0.02)

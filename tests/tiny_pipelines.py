@@ -22,6 +22,7 @@ from diffusers import (
     LTXVideoTransformer3DModel,
     StableVideoDiffusionPipeline,
     UNetSpatioTemporalConditionModel,
+    WanImageToVideoPipeline,
     WanPipeline,
     WanTransformer3DModel,
 )
@@ -224,13 +225,19 @@ _BUILDERS = {"svd-xt": build_svd, "ltx": build_ltx, "wan": build_wan}
 
 
 def build_tiny(preset: str) -> DiffusionPipeline:
-    return _BUILDERS[preset]()
+    """The tiny pipeline as the engine runs it: an instance of the class the preset names."""
+    pipe = _BUILDERS[preset]()
+    if preset == "wan":
+        return WanImageToVideoPipeline(
+            **pipe.components, image_encoder=None, image_processor=None, expand_timesteps=True
+        )
+    return pipe
 
 
 def save_tiny_preset(preset: str, model_dir: Path) -> Path:
     """Write a tiny pipeline to MODEL_DIR/<preset>/ as the preset's real weights are laid out."""
     folder = model_dir / preset
-    build_tiny(preset).save_pretrained(folder, variant=PRESETS[preset].variant)
+    _BUILDERS[preset]().save_pretrained(folder, variant=PRESETS[preset].variant)
     return folder
 
 

@@ -68,6 +68,63 @@ def _torch() -> Any:
     return torch
 
 
+def pick_dtype(device: torch.device, options: GpuOptions) -> torch.dtype:
+    torch = _torch()
+    if device.type == "cpu":
+        # Half precision on the CPU is slow and poorly supported; the CPU path exists for tests.
+        return torch.float32
+    return torch.bfloat16 if options.dtype == "bf16" else torch.float16
+
+
+def choose_offload(preset: Preset, device: torch.device, options: GpuOptions) -> Offload:
+    """The memory mode: as configured, or ("auto") by the preset's needs and the card's memory."""
+    if device.type == "cpu":
+        return "none"
+    if options.offload != "auto":
+        return options.offload
+    total_gb = _torch().cuda.get_device_properties(device).total_memory / 2**30
+    if total_gb >= preset.offload_below_gb:
+        return "none"
+    return "model" if total_gb >= preset.group_offload_below_gb else "group"
+
+
+def place_pipeline(
+    pipe: DiffusionPipeline, preset: Preset, device: torch.device, options: GpuOptions
+) -> Offload:
+    """Put the pipeline on the device with the memory settings it needs there; returns the mode used."""
+    offload = choose_offload(preset, device, options)
+    if offload == "none":
+        pipe.to(device)
+    elif offload == "model":
+        # Whole models move to the GPU in turn (text encoder, transformer, VAE): little speed lost.
+        pipe.enable_model_cpu_offload(device=device)
+    else:
+        # Layers stream to the GPU as they run, overlapped with compute: slower, but fits small cards.
+        pipe.enable_group_offload(
+            onload_device=device,
+            offload_device=_torch().device("cpu"),
+            offload_type="leaf_level",
+            use_stream=True,
+        )
+    tiling = preset.vae_tiling if options.vae_tiling is None else options.vae_tiling
+    # Tiling bounds the decoder's memory on big frames. (Slicing only helps batches, and we render one.)
+    if tiling and hasattr(pipe.vae, "enable_tiling"):
+        pipe.vae.enable_tiling()
+    return offload
+
+
+def image_inputs(plan: Plan, photo: Image.Image) -> dict[str, Any]:
+    """The pipeline arguments that carry the photo."""
+    if plan.end_pin > 0:
+        # LTX: the photo conditions the first frame fully and the last frame as firmly as the plan says.
+        return {
+            "image": [photo, photo],
+            "frame_index": [0, plan.num_frames - 1],
+            "strength": [1.0, plan.end_pin],
+        }
+    return {"image": photo}
+
+
 class DiffusersEngine(Engine):
     name: ClassVar[str] = "diffusers"
     queue: ClassVar[str] = "gpu"
@@ -101,7 +158,7 @@ class DiffusersEngine(Engine):
             progress(_DENOISE_SHARE + (1 - _DENOISE_SHARE) * (index + 1) / n)
             yield frame
 
-    # 1. Device and precision -------------------------------------------------------------------------
+    # 1. Device -------------------------------------------------------------------------
 
     def _device(self) -> torch.device:
         torch = _torch()
@@ -114,13 +171,6 @@ class DiffusersEngine(Engine):
             "run the gpu queue on a machine with a GPU, or render with the parallax engine"
         )
 
-    def _dtype(self, device: torch.device) -> torch.dtype:
-        torch = _torch()
-        if device.type == "cpu":
-            # Half precision on the CPU is slow and poorly supported; the CPU path exists for tests.
-            return torch.float32
-        return torch.bfloat16 if self._options.dtype == "bf16" else torch.float16
-
     # 2. Loading, once per process --------------------------------------------------------------------
 
     def _pipeline(self, preset: Preset) -> _Loaded:
@@ -129,10 +179,9 @@ class DiffusersEngine(Engine):
         device = self._device()
         weights = require_weights(preset, self._settings)
         self._release()
-        torch = _torch()
         import diffusers
 
-        dtype = self._dtype(device)
+        dtype = pick_dtype(device, self._options)
         components: dict[str, Any] = {}
         try:
             if weights.transformer_file is not None:
@@ -153,40 +202,9 @@ class DiffusersEngine(Engine):
                 f"incomplete or damaged: run `vivant models pull {preset.name}` again"
             ) from exc
         pipe.set_progress_bar_config(disable=True)
-        self._place(pipe, preset, device, torch)
+        place_pipeline(pipe, preset, device, self._options)
         self._loaded = _Loaded(preset.name, pipe, device)
         return self._loaded
-
-    def _place(self, pipe: DiffusionPipeline, preset: Preset, device: torch.device, torch: Any) -> None:
-        """Put the pipeline on the device with the memory settings it needs there."""
-        offload = self._offload(preset, device, torch)
-        if offload == "none":
-            pipe.to(device)
-        elif offload == "model":
-            # Whole models move to the GPU in turn (text encoder, transformer, VAE): little speed lost.
-            pipe.enable_model_cpu_offload(device=device)
-        else:
-            # Layers stream to the GPU as they run, overlapped with compute: slower, but fits small cards.
-            pipe.enable_group_offload(
-                onload_device=device,
-                offload_device=torch.device("cpu"),
-                offload_type="leaf_level",
-                use_stream=True,
-            )
-        tiling = preset.vae_tiling if self._options.vae_tiling is None else self._options.vae_tiling
-        # Tiling bounds the decoder's memory on big frames. (Slicing only helps batches, and we render one.)
-        if tiling and hasattr(pipe.vae, "enable_tiling"):
-            pipe.vae.enable_tiling()
-
-    def _offload(self, preset: Preset, device: torch.device, torch: Any) -> Offload:
-        if device.type == "cpu":
-            return "none"
-        if self._options.offload != "auto":
-            return self._options.offload
-        total_gb = torch.cuda.get_device_properties(device).total_memory / 2**30
-        if total_gb >= preset.offload_below_gb:
-            return "none"
-        return "model" if total_gb >= preset.group_offload_below_gb else "group"
 
     def _release(self) -> None:
         """Drop the pipeline of another preset before loading the next: two rarely fit on one card."""
@@ -204,15 +222,7 @@ class DiffusersEngine(Engine):
         self, loaded: _Loaded, plan: Plan, canvas: np.ndarray, seed: int, progress: ProgressFn
     ) -> np.ndarray:
         torch = _torch()
-        photo = Image.fromarray(canvas)
-        kwargs = dict(plan.kwargs)
-        if plan.end_pin > 0:
-            # LTX: the photo conditions the first frame fully and the last frame as firmly as the plan says.
-            kwargs.update(
-                image=[photo, photo], frame_index=[0, plan.num_frames - 1], strength=[1.0, plan.end_pin]
-            )
-        else:
-            kwargs["image"] = photo
+        kwargs = {**plan.kwargs, **image_inputs(plan, Image.fromarray(canvas))}
 
         def on_step(pipe: Any, step: int, timestep: Any, callback_kwargs: dict[str, Any]) -> dict[str, Any]:
             total = pipe.num_timesteps or plan.kwargs["num_inference_steps"]
