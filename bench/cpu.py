@@ -1,0 +1,267 @@
+"""The CPU engine on the fixture photos against the targets, beside ffmpeg's zoompan Ken Burns recipe.
+
+`python -m bench.cpu [--out bench/out] [--photos DIR] [--only NAME]` (or `vivant bench`). For each photo:
+a whole `vivant animate` process at default settings, once plain and once with --loop, then the
+zoompan recipe people use today on the same photo at the same size; every clip is decoded back and
+measured by worker/metrics.py. Prints one table with the targets each row misses, and writes a
+contact sheet per clip (frames at 0, 25, 50, 75 and 100%, and 1:1 crops of the first and last).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import imageio_ffmpeg
+import numpy as np
+
+from app.config import Settings
+from app.images import load_photo_rgb
+from worker.engines.base import MotionSpec, output_size
+from worker.metrics import ClipMetrics, MetricsAccumulator, decoded_frames, video_timing
+from worker.video import probe
+
+REPO = Path(__file__).resolve().parents[1]
+PHOTOS = REPO.parent / "shared" / "fixtures" / "images" / "photos"
+SPEC = MotionSpec()  # the defaults `vivant animate` uses: 4 s at 24 fps, 1280 long side, gentle
+
+# Targets from the issue. Each returns True when the clip meets it.
+MIN_PSNR_DB = 36.0
+FLOW_RANGE = (0.05, 2.0)
+MAX_PAIR = 4.0
+MAX_STEADINESS = 0.15
+MIN_PARALLAX = 0.6
+MIN_FLICKER = 0.985
+MIN_SMOOTHNESS = 0.995
+MAX_LOOP_SEAM = 3.0
+MAX_SECONDS = 2.0
+
+
+@dataclass
+class Row:
+    photo: str
+    variant: str  # "clip", "loop" or "zoompan"
+    size: str
+    seconds: float
+    zoompan_seconds: float
+    metrics: ClipMetrics
+    container_ok: bool  # H.264, yuv420p, the photo's aspect ratio
+
+    def failures(self) -> list[str]:
+        m = self.metrics
+        checks = {
+            "psnr": m.psnr_first is not None and m.psnr_first >= MIN_PSNR_DB,
+            "format": self.container_ok,
+            "flow": FLOW_RANGE[0] <= m.flow_mean <= FLOW_RANGE[1] and m.flow_max <= MAX_PAIR,
+            "steadiness": m.steadiness <= MAX_STEADINESS,
+            "parallax": m.parallax_p75 is not None and m.parallax_p75 >= MIN_PARALLAX,
+            "flicker": m.flicker >= MIN_FLICKER,
+            "smoothness": m.smoothness >= MIN_SMOOTHNESS,
+            "edges": m.edges_ok,
+        }
+        if self.variant == "loop":
+            checks["seam"] = m.loop_seam <= MAX_LOOP_SEAM
+        if self.variant != "zoompan":
+            checks["speed"] = self.seconds <= min(MAX_SECONDS, self.zoompan_seconds / 2)
+        return [name for name, ok in checks.items() if not ok]
+
+
+def _vivant_command() -> list[str] | None:
+    """The installed `vivant` beside this interpreter (a venv), else on PATH; None in a bare checkout."""
+    beside = Path(sys.executable).with_name("vivant")
+    if beside.exists():
+        return [str(beside)]
+    found = shutil.which("vivant")
+    return [found] if found else None
+
+
+def time_animate(photo: Path, output: Path, *, loop: bool) -> float:
+    """Wall time of one whole `vivant animate` process (start-up, decode, render, measure, encode).
+
+    Without an installed CLI, the same work in this process, which leaves out the start-up."""
+    command = _vivant_command()
+    start = time.perf_counter()
+    if command is not None:
+        args = [*command, "animate", str(photo), "-o", str(output), *(["--loop"] if loop else [])]
+        subprocess.run(args, check=True, capture_output=True)
+    else:
+        from worker.standalone import animate_file
+
+        animate_file(photo, output, loop=loop, progress=lambda _: None, max_pixels=Settings().max_pixels)
+    return time.perf_counter() - start
+
+
+def time_zoompan(image: np.ndarray, output: Path, workdir: Path) -> float:
+    """ffmpeg's zoompan Ken Burns at our clip's size and length: upscaled 4x first, as people do, to
+    tame the jitter of zoompan's whole-pixel crop. The photo goes in as a lossless PNG, already upright."""
+    width, height = output_size(image.shape[1], image.shape[0], SPEC.long_side)
+    still = workdir / "photo.png"
+    cv2.imwrite(str(still), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    frames = SPEC.frame_count
+    zoompan = (
+        f"scale={4 * width}:-2,"
+        f"zoompan=z='min(zoom+0.0015,1.5)':d={frames}:x='iw/2-(iw/zoom/2)':y='ih/2-(ih/zoom/2)'"
+        f":s={width}x{height}:fps={SPEC.fps}"
+    )
+    args = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(still), "-vf", zoompan]
+    args += ["-frames:v", str(frames), "-c:v", "libx264", "-pix_fmt", "yuv420p", str(output)]
+    start = time.perf_counter()
+    subprocess.run(args, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def measure_clip(video: Path, photo: np.ndarray) -> tuple[ClipMetrics, dict[int, np.ndarray]]:
+    """The clip's metrics, and the frames the contact sheet shows (kept as they stream past)."""
+    fps, count = video_timing(video)
+    picks = {0, count // 4, count // 2, (3 * count) // 4, count - 1}
+    accumulator = MetricsAccumulator(photo, fps=fps, frame_count=count)
+    kept: dict[int, np.ndarray] = {}
+    for index, frame in enumerate(decoded_frames(video)):
+        accumulator.add(frame)
+        if index in picks:
+            kept[index] = frame
+    return accumulator.result(), kept
+
+
+def contact_sheet(frames: dict[int, np.ndarray], title: str, path: Path) -> None:
+    """Five frames in a row, and below them 1:1 crops of the centre of the first and last frames,
+    where softness, jitter or a warped face shows at the clip's real resolution."""
+    ordered = [frames[i] for i in sorted(frames)]
+    thumb_h = 240
+    thumbs = []
+    for index, frame in zip(sorted(frames), ordered, strict=True):
+        thumb = cv2.resize(frame, (round(frame.shape[1] * thumb_h / frame.shape[0]), thumb_h), cv2.INTER_AREA)
+        thumbs.append(_label(thumb, f"frame {index}"))
+    top = np.hstack(thumbs)
+    crops = []
+    for name, frame in (("first 1:1", ordered[0]), ("last 1:1", ordered[-1])):
+        h, w = frame.shape[:2]
+        ch, cw = min(h, 360), min(w, 640)
+        y, x = (h - ch) // 2, (w - cw) // 2
+        crops.append(_label(frame[y : y + ch, x : x + cw].copy(), name))
+    bottom = np.hstack(crops)
+    width = max(top.shape[1], bottom.shape[1])
+    sheet = np.vstack([_pad(_label(np.zeros((28, width, 3), np.uint8), title), width), _pad(top, width)])
+    sheet = np.vstack([sheet, _pad(bottom, width)])
+    cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+
+
+def _label(image: np.ndarray, text: str) -> np.ndarray:
+    cv2.putText(image, text, (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 3, cv2.LINE_AA)
+    cv2.putText(image, text, (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1, cv2.LINE_AA)
+    return image
+
+
+def _pad(image: np.ndarray, width: int) -> np.ndarray:
+    return cv2.copyMakeBorder(image, 0, 0, 0, width - image.shape[1], cv2.BORDER_CONSTANT, value=(24, 24, 24))
+
+
+def bench_photo(photo_path: Path, out: Path, workdir: Path) -> list[Row]:
+    image = load_photo_rgb(photo_path, max_pixels=Settings().max_pixels)
+    stem = photo_path.stem
+    zoompan_video = out / f"{stem}_zoompan.mp4"
+    zoompan_seconds = time_zoompan(image, zoompan_video, workdir)
+    videos = {"zoompan": (zoompan_video, zoompan_seconds)}
+    for variant, loop in (("clip", False), ("loop", True)):
+        video = out / (f"{stem}_loop.mp4" if loop else f"{stem}.mp4")
+        try:
+            videos[variant] = (video, time_animate(photo_path, video, loop=loop))
+        except subprocess.CalledProcessError as exc:
+            # One broken render should not hide the figures of every other photo.
+            reason = (exc.stderr or b"").decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
+            print(f"{photo_path.name} {variant}: vivant animate failed: {reason[0]}", file=sys.stderr)
+    rows = []
+    for variant in ("clip", "loop", "zoompan"):
+        if variant not in videos:
+            continue
+        video, seconds = videos[variant]
+        metrics, frames = measure_clip(video, image)
+        info = probe(video)
+        # The photo's aspect ratio, to the even rounding yuv420p needs.
+        expected = ("h264", "yuv420p", output_size(image.shape[1], image.shape[0], SPEC.long_side))
+        container_ok = (info.codec, info.pix_fmt, (info.width, info.height)) == expected
+        rows.append(
+            Row(stem, variant, f"{info.width}x{info.height}", seconds, zoompan_seconds, metrics, container_ok)
+        )
+        contact_sheet(frames, f"{photo_path.name} {variant}", out / f"{video.stem}.png")
+    return rows
+
+
+def _cell(value: float | None, ok: bool, digits: int) -> str:
+    text = "-" if value is None else f"{value:.{digits}f}"
+    return text if ok else text + "!"
+
+
+def print_table(rows: list[Row]) -> None:
+    header = (
+        "photo", "variant", "size", "s/clip", "zoompan s", "PSNR0", "flow", "max", "steady",
+        "parallax", "flicker", "smooth", "edges", "seam", "verdict",
+    )  # fmt: skip
+    lines = []
+    for row in rows:
+        m, failed = row.metrics, set(row.failures())
+        lines.append(
+            (
+                row.photo,
+                row.variant,
+                row.size if row.container_ok else row.size + "!",
+                _cell(row.seconds, "speed" not in failed, 2),
+                f"{row.zoompan_seconds:.2f}",
+                _cell(m.psnr_first, "psnr" not in failed, 1),
+                _cell(m.flow_mean, "flow" not in failed, 3),
+                _cell(m.flow_max, "flow" not in failed, 3),
+                _cell(m.steadiness, "steadiness" not in failed, 3),
+                _cell(m.parallax_p75, "parallax" not in failed, 2),
+                _cell(m.flicker, "flicker" not in failed, 4),
+                _cell(m.smoothness, "smoothness" not in failed, 4),
+                "ok" if m.edges_ok else "FAIL",
+                _cell(m.loop_seam, "seam" not in failed, 2),
+                "PASS" if not failed else "FAIL " + ",".join(sorted(failed)),
+            )
+        )
+    widths = [max(len(str(line[i])) for line in [header, *lines]) for i in range(len(header))]
+    for line in [header, *lines]:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)))
+    print(
+        f"\ntargets: PSNR0 >= {MIN_PSNR_DB} dB, H.264 yuv420p at the photo's aspect; mean flow "
+        f"{FLOW_RANGE[0]}-{FLOW_RANGE[1]} px/frame at 720 and no pair above {MAX_PAIR}; steadiness <= "
+        f"{MAX_STEADINESS}; parallax p75 >= {MIN_PARALLAX} px; flicker >= {MIN_FLICKER}; smoothness >= "
+        f"{MIN_SMOOTHNESS}; edges intact; loop seam <= {MAX_LOOP_SEAM}; a whole `vivant animate` in at "
+        f"most half the zoompan time and under {MAX_SECONDS} s. '!' marks a missed target; zoompan rows "
+        "are the baseline, judged by the same targets but for speed."
+    )
+    for row in rows:
+        for fault in row.metrics.edge_faults:
+            print(f"edge fault: {row.photo} {row.variant}: {fault}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.cpu", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "out", help="clips and contact sheets")
+    parser.add_argument("--photos", type=Path, default=PHOTOS, help="folder of photos to animate")
+    parser.add_argument("--only", action="append", default=[], help="photo file name to run (repeatable)")
+    args = parser.parse_args(argv)
+    photos = sorted(p for p in args.photos.iterdir() if p.is_file() and p.suffix.lower() != ".md")
+    if args.only:
+        photos = [p for p in photos if p.name in args.only]
+    if not photos:
+        parser.error(f"no photos to animate in {args.photos}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as workdir:
+        for photo in photos:
+            print(f"{photo.name} ...", file=sys.stderr, flush=True)
+            rows += bench_photo(photo, args.out, Path(workdir))
+    print_table(rows)
+    print(f"\nclips and contact sheets in {args.out}")
+
+
+if __name__ == "__main__":
+    main()
