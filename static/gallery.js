@@ -90,7 +90,8 @@ document.addEventListener("DOMContentLoaded", () => {
         bar = el("progress", { max: 1, "aria-label": "Making the clip" });
         link.append(bar);
       }
-      bar.value = clip.progress;
+      // Left without a value while queued: the bar then shows as waiting rather than as 0 %.
+      if (clip.status === "running") bar.value = clip.progress;
       bar.title = clip.status === "queued" ? "Waiting for its turn" : `${Math.round(clip.progress * 100)} %`;
     } else if (bar) {
       bar.remove();

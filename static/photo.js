@@ -16,6 +16,8 @@ document.addEventListener("DOMContentLoaded", () => {
   const shareForm = document.querySelector("[data-share-form]");
   const shareResult = document.querySelector("[data-share-result]");
   let shown = ""; // "<clip id>:<status>" of what the clip panel shows, so polling only redraws on change
+  // Sizes both panels alike in the stylesheet (inline style attributes are barred by the CSP).
+  document.querySelector(".pair").style.setProperty("--ratio", String(photo.width / photo.height));
 
   // ---- The clip panel -------------------------------------------------------------------------
 
@@ -57,7 +59,7 @@ document.addEventListener("DOMContentLoaded", () => {
       }
     }
     const bar = frame.querySelector("progress");
-    if (bar) bar.value = clip.progress;
+    if (bar && clip.status === "running") bar.value = clip.progress;
     caption.textContent = describe(clip);
     caption.classList.toggle("failed", Boolean(clip && clip.status === "failed"));
   }

@@ -28,6 +28,7 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 PHOTOS = [FIXTURES / "photos" / name for name in ("einstein.jpg", "dog.png", "hopper.jpg")]
 EMAIL = "grandma@example.org"
 PASSWORD = "a long family password"
+SHARE_PASSWORD = "for the cousins"
 
 # A clip renders on the CPU next to the browser: give it time, but never wait without a deadline.
 SERVER_START_S = 90
@@ -207,9 +208,10 @@ def test_family_journey(server: str) -> None:
         shot(page, "03-gallery-working")
         ready_badge = page.locator(".tile-item:has(.badge.motion)")
         expect(ready_badge.first).to_be_visible(timeout=CLIP_READY_MS)
-        ready = ready_badge.first
-        photo_id = ready.get_attribute("data-photo-id")
+        photo_id = ready_badge.first.get_attribute("data-photo-id")
         assert photo_id
+        # Pinned by id: `.first` of the badge locator moves as more clips finish.
+        ready = page.locator(f'.tile-item[data-photo-id="{photo_id}"]')
 
         # Hovering a tile with a clip plays it.
         ready.locator("a").hover()
@@ -282,17 +284,45 @@ def test_family_journey(server: str) -> None:
         public.wait_for_function(LOADED_IMAGE, arg=original.element_handle())
         shot(public, "08-share-original")
 
-        # 7. Revoking in the member's window closes the link for the visitor.
+        # 7. A second link with a password: the visitor sees only the password form until it is right.
+        console.step = "share-password"
+        page.click("[data-open-share]")
+        expect(dialog.locator("[data-share-form]")).to_be_visible()
+        dialog.locator("input[name=password]").fill(SHARE_PASSWORD)
+        dialog.locator("button[type=submit]").click()
+        expect(url_box).not_to_have_value(share_url)
+        locked_url = url_box.input_value()
+        dialog.locator("[data-share-result] [data-close-dialog]").click()
+        expect(page.locator("[data-share-list] .share-item")).to_have_count(2)
+        expect(page.locator("[data-share-list]")).to_contain_text("password")
+        console.step = "locked"
+        response = public.goto(locked_url)
+        assert response and response.status == 401
+        expect(public.locator("video")).to_have_count(0)
+        expect(public.locator('meta[property="og:image"]')).to_have_count(0)
+        expect(public.locator('meta[property="og:video"]')).to_have_count(0)
+        public.fill("input[name=password]", "not the password")
+        public.click("button[type=submit]")
+        expect(public.locator(".form-error")).to_have_text("Wrong password. Please try again.")
+        shot(public, "09-share-locked")
+        public.fill("input[name=password]", SHARE_PASSWORD)
+        public.click("button[type=submit]")
+        assert_video_plays(public, "[data-shared-video]")
+
+        # 8. Revoking in the member's window closes both links for the visitor.
         console.step = "revoke"
-        page.locator("[data-share-list] .share-item button").click()
+        for remaining in (1, 0):
+            page.locator("[data-share-list] .share-item button").first.click()
+            expect(page.locator("[data-share-list] .share-item")).to_have_count(remaining)
         expect(page.locator("[data-shares]")).to_be_hidden()
         console.step = "revoked"
-        response = public.goto(share_url)
-        assert response and response.status == 404
-        assert public.request.get(share_url + "/video").status == 404
-        shot(public, "09-share-revoked")
+        for url in (share_url, locked_url):
+            response = public.goto(url)
+            assert response and response.status == 404
+            assert public.request.get(url + "/video").status == 404
+        shot(public, "10-share-revoked")
 
-        # 8. A phone: two columns of tiles, the first tap plays a clip and the second opens the photo,
+        # 9. A phone: two columns of tiles, the first tap plays a clip and the second opens the photo,
         # and the photo page stacks the original over the clip.
         console.step = "phone"
         phone = browser.new_context(
@@ -309,7 +339,7 @@ def test_family_journey(server: str) -> None:
         for image in mobile.locator(".tile img").all():
             mobile.wait_for_function(LOADED_IMAGE, arg=image.element_handle())
         assert_fits_width(mobile, 375)
-        shot(mobile, "10-phone-gallery")
+        shot(mobile, "11-phone-gallery")
         tile = mobile.locator(f'.tile-item[data-photo-id="{photo_id}"]')
         tile.locator("a").tap()
         expect(tile).to_have_class(re.compile(r"\bplaying\b"))
@@ -322,8 +352,56 @@ def test_family_journey(server: str) -> None:
         video_box = mobile.locator("[data-clip-video]").bounding_box()
         assert original_box and video_box
         assert video_box["y"] >= original_box["y"] + original_box["height"], "on a phone the clip goes below"
-        shot(mobile, "11-phone-photo")
+        shot(mobile, "12-phone-photo")
 
-        errors = console.errors({"refused-upload": "status of 4", "revoked": "status of 404"})
+        # 10. Signing out, then back in through a link to a photo: the sign-in page leads back to it.
+        console.step = "sign-in"
+        page.click("[data-sign-out]")
+        expect(page).to_have_url(server + "/login")
+        page.goto(f"{server}/photos/{photo_id}")
+        expect(page).to_have_url(f"{server}/login?next=/photos/{photo_id}")
+        page.fill("input[name=email]", EMAIL)
+        page.fill("input[name=password]", "wrong password")
+        page.click("button[type=submit]")
+        expect(page.locator(".form-error")).to_have_text("wrong e-mail or password")
+        shot(page, "13-login")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        expect(page).to_have_url(f"{server}/photos/{photo_id}")
+        assert_video_plays(page, "[data-clip-video]")
+
+        # 11. Another clip with other settings: the still with a progress bar, then the new clip swaps in
+        # without a reload.
+        console.step = "another-clip"
+        first_clip = page.get_attribute("[data-clip-video]", "data-clip-video")
+        page.select_option("[data-new-clip] select[name=strength]", "whisper")
+        page.select_option("[data-new-clip] select[name=camera]", "drift")
+        page.check("[data-new-clip] input[name=loop]")
+        page.click("[data-new-clip] button[type=submit]")
+        expect(page.locator("[data-clip-frame] progress")).to_be_visible()
+        expect(page.locator("[data-clip-frame] .still")).to_be_visible()
+        expect(page.locator("[data-clip-video]")).to_have_count(0)
+        shot(page, "14-photo-new-clip")
+        new_video = page.locator(f'[data-clip-video]:not([data-clip-video="{first_clip}"])')
+        expect(new_video).to_be_visible(timeout=CLIP_READY_MS)
+        expect(page.locator("[data-clip-caption]")).to_have_text("Clip · whisper · drift · loop")
+        assert_video_plays(page, "[data-clip-video]")
+
+        # 12. Deleting the photo, after a confirmation, leads back to a gallery without it.
+        console.step = "delete"
+        page.once("dialog", lambda prompt: prompt.accept())
+        page.click("[data-delete-photo]")
+        expect(page).to_have_url(server + "/")
+        expect(page.locator(".tile")).to_have_count(2)
+        expect(page.locator(f'.tile-item[data-photo-id="{photo_id}"]')).to_have_count(0)
+
+        errors = console.errors(
+            {
+                "refused-upload": "status of 4",
+                "locked": "status of 401",
+                "revoked": "status of 404",
+                "sign-in": "status of 401",
+            }
+        )
         assert not errors, f"errors in the browser console: {errors}"
         browser.close()
