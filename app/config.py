@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     default_fps: int = Field(default=24, ge=6, le=60)
     clip_long_side: int = Field(default=1280, ge=64, le=4096)
 
+    # GPU engine: offload "auto" picks by the card's memory; allow_cpu only for tests of the code path.
+    gpu_offload: Literal["auto", "none", "model", "group"] = "auto"
+    gpu_dtype: Literal["bf16", "fp16"] = "bf16"
+    vae_tiling: bool | None = None
+    gpu_allow_cpu: bool = False
+
     worker_concurrency: int = Field(default=1, ge=1)
     # Celery hard limit for one render. Must stay below the broker's visibility timeout, or
     # Redis hands a still-running task to a second worker.

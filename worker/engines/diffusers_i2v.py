@@ -40,13 +40,11 @@ class GpuOptions:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GpuOptions:
-        # Settings fields gpu_offload, gpu_dtype, vae_tiling, gpu_allow_cpu; defaults where a deployment's
-        # Settings predates them.
         return cls(
-            offload=getattr(settings, "gpu_offload", "auto"),
-            dtype=getattr(settings, "gpu_dtype", "bf16"),
-            vae_tiling=getattr(settings, "vae_tiling", None),
-            allow_cpu=getattr(settings, "gpu_allow_cpu", False),
+            offload=settings.gpu_offload,
+            dtype=settings.gpu_dtype,
+            vae_tiling=settings.vae_tiling,
+            allow_cpu=settings.gpu_allow_cpu,
         )
 
 
