@@ -64,9 +64,10 @@ def camera_path(camera: Camera, *, frames: int, fps: float, loop: bool, seed: in
         # A slight rise as the camera moves in opens the subject from the background, as a crane does.
         shift, push = np.stack([zeros, -0.3 * e], axis=1), e
     elif camera == "orbit":
-        # A small ellipse through the starting point; a straight clip eases round it once.
+        # A small ellipse through the starting point; a straight clip eases round it once. Its radius
+        # is half a drift's reach: going round covers about three times a drift's distance.
         angle = 2.0 * np.pi * (t if loop else e)
-        shift = np.stack([side * np.sin(angle), 0.5 * (1.0 - np.cos(angle))], axis=1)
+        shift = 0.5 * np.stack([side * np.sin(angle), 0.5 * (1.0 - np.cos(angle))], axis=1)
         push = zeros
     else:
         raise ValueError(f"camera {camera!r} has no path; resolve 'auto' with choose_camera first")

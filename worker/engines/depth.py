@@ -60,10 +60,10 @@ def _face_cascade() -> cv2.CascadeClassifier:
 
 
 def detect_faces(gray: np.ndarray) -> tuple[Box, ...]:
-    """Frontal faces, largest first. Faces under 8% of the short side are too small to steer the camera."""
-    min_side = max(20, round(0.08 * min(gray.shape)))
+    """Frontal faces, largest first. A face under a tenth of the short side does not make a portrait."""
+    min_side = max(20, round(0.1 * min(gray.shape)))
     found = _face_cascade().detectMultiScale(
-        cv2.equalizeHist(gray), scaleFactor=1.1, minNeighbors=5, minSize=(min_side, min_side)
+        cv2.equalizeHist(gray), scaleFactor=1.15, minNeighbors=5, minSize=(min_side, min_side)
     )
     boxes = [tuple(int(v) for v in box) for box in found] if len(found) else []
     return tuple(sorted(boxes, key=lambda b: -b[2] * b[3]))  # type: ignore[misc]
@@ -209,11 +209,11 @@ def estimate_scene(image: np.ndarray) -> Scene:
     )
 
 
-def upsample(image: np.ndarray, *maps: np.ndarray) -> list[np.ndarray]:
-    """Working-size maps (depth, subject) at `image`'s size.
+def upsample(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A working-size map (depth, subject) at `size` (w, h).
 
-    Plain bicubic: the maps already follow the photo's edges at the working size. Snapping them again
-    at full size (a guided filter) copies fine texture into them, and textured depth shimmers.
+    Plain bilinear: the maps already follow the photo's edges at the working size and are smooth.
+    Snapping them again at full size (a guided filter) copies fine texture into them, and textured
+    depth shimmers as the camera moves.
     """
-    h, w = image.shape[:2]
-    return [np.clip(cv2.resize(values, (w, h), interpolation=cv2.INTER_CUBIC), 0.0, 1.0) for values in maps]
+    return cv2.resize(values, size, interpolation=cv2.INTER_LINEAR)

@@ -13,7 +13,9 @@ coordinate leaves the photo (no black, empty or smeared edges) and frame 0, at r
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -38,6 +40,8 @@ _PUSH = 0.04
 _BREATH = 0.006
 # Width of the soft band just outside a keep-still region, as a fraction of the long side.
 _FEATHER = 0.03
+# Frames rendered ahead of the one being encoded.
+_AHEAD = 3
 # Headroom on the border zoom, so rounding never puts a source coordinate on the photo's edge.
 _MARGIN_SAFETY = 1.03
 
@@ -57,7 +61,7 @@ class _Axis:
 
     def offsets_at(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """(frames, points) source offsets before the zoom, at the given pixels, for the border check."""
-        total = np.repeat(self.pan[:, None], len(rows), axis=1)
+        total = np.repeat(self.pan[:, None].astype(np.float32), len(rows), axis=1)
         for field, coef in self.terms:
             total += coef[:, None] * field[rows, cols][None, :]
         return total
@@ -98,18 +102,17 @@ def _still_weight(mask: np.ndarray, size: tuple[int, int], feather: float) -> tu
 def _border_zoom(x: _Axis, y: _Axis, frames: int) -> np.ndarray:
     """Per frame, the smallest zoom (0 = none) that keeps every source coordinate inside the photo.
 
-    Checked on the whole border and a coarse interior grid: the fields are smooth, and the border is
-    where the displacement would otherwise reach outside.
+    Checked on the border ring (every other pixel): the fields are smooth and never fold, so a pixel
+    inside cannot reach further out than the border pixel beside it.
     """
     h, w = y.size, x.size
-    rows, cols = np.meshgrid(np.r_[0:h:8, h - 1], np.r_[0:w:8, w - 1], indexing="ij")
-    ring_cols = np.r_[np.arange(w), np.arange(w), np.zeros(h, int), np.full(h, w - 1)]
-    ring_rows = np.r_[np.zeros(w, int), np.full(w, h - 1), np.arange(h), np.arange(h)]
-    rows, cols = np.r_[rows.ravel(), ring_rows], np.r_[cols.ravel(), ring_cols]
-    need = np.zeros(frames)
+    along_w, along_h = np.r_[0:w:2, w - 1], np.r_[0:h:2, h - 1]
+    cols = np.r_[along_w, along_w, np.zeros_like(along_h), np.full_like(along_h, w - 1)]
+    rows = np.r_[np.zeros_like(along_w), np.full_like(along_w, h - 1), along_h, along_h]
+    need = np.zeros(frames, np.float32)
     for axis, points in ((x, cols), (y, rows)):
         source = points[None, :] + axis.offsets_at(rows, cols)
-        towards = axis.centre - points
+        towards = (axis.centre - points).astype(np.float32)
         # Zooming by m moves a source coordinate p to p + m * (centre - p): solve for the m that brings
         # it back inside [0, size - 1]; points on the centre line cannot be helped by a zoom and need none.
         low = np.where(towards > 0, -source / np.maximum(towards, 1e-6), 0.0)
@@ -133,7 +136,9 @@ class _Plan:
             for axis in (self.x, self.y)
         )
 
-    def render(self, index: int) -> np.ndarray:
+    def frame(self, index: int) -> np.ndarray:
+        if self.at_rest(index):
+            return self.base.copy()
         zoom = float(self.zoom[index])
         map_x, map_y = self.x.compose(index, zoom), self.y.compose(index, zoom)
         frame = cv2.remap(self.base, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
@@ -148,8 +153,7 @@ def _plan(base: np.ndarray, scene: Scene, spec: MotionSpec, path: CameraPath) ->
     h, w = base.shape[:2]
     long_side = max(h, w)
     amp = _STRENGTH[spec.strength] * spec.amplitude
-    depth, subject = upsample(base, scene.depth, scene.subject)
-    relative = depth - np.float32(scene.focal_depth)
+    relative = upsample(scene.depth, (w, h)) - np.float32(scene.focal_depth)
     xs = np.arange(w, dtype=np.float32)[None, :]
     ys = np.arange(h, dtype=np.float32)[:, None]
     fx, fy = scene.focus[0] * w, scene.focus[1] * h
@@ -170,9 +174,9 @@ def _plan(base: np.ndarray, scene: Scene, spec: MotionSpec, path: CameraPath) ->
         _, face_y, _, face_h = scene.faces[0]
         shoulders = (face_y + 1.3 * face_h) * h / scene.depth.shape[0]
         lift = np.minimum(np.float32(h - 1) - ys, np.float32(h - 1 - shoulders)).clip(0.0)
-        y_terms.append((subject * lift * np.float32(_BREATH * amp), path.breath))
-    x_terms = [(f.astype(np.float32), c) for f, c in x_terms if c.any()]
-    y_terms = [(f.astype(np.float32), c) for f, c in y_terms if c.any()]
+        y_terms.append((upsample(scene.subject, (w, h)) * lift * np.float32(_BREATH * amp), path.breath))
+    x_terms = [(f.astype(np.float32, copy=False), c) for f, c in x_terms if c.any()]
+    y_terms = [(f.astype(np.float32, copy=False), c) for f, c in y_terms if c.any()]
 
     # 4. Zoom about the subject (pushes) or the frame's centre, kept off the edges: the dolly's own
     # zoom plus the least that keeps every source coordinate inside the photo.
@@ -203,6 +207,18 @@ class ParallaxEngine(Engine):
         path = camera_path(camera, frames=spec.frame_count, fps=spec.fps, loop=spec.loop, seed=spec.seed)
         plan = _plan(base, scene, spec, path)
         n = spec.frame_count
-        for index in range(n):
-            yield base.copy() if index == 0 or plan.at_rest(index) else plan.render(index)
-            progress((index + 1) / n)
+        yield base.copy()
+        progress(1 / n)
+        # Frames are rendered a few ahead on a second thread (cv2 releases the GIL), so the warp runs
+        # while the caller encodes and measures the previous frame instead of after it.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parallax") as pool:
+            ahead: deque[Future[np.ndarray]] = deque()
+            try:
+                for index in range(1, n):
+                    while len(ahead) < _AHEAD and index + len(ahead) < n:
+                        ahead.append(pool.submit(plan.frame, index + len(ahead)))
+                    yield ahead.popleft().result()
+                    progress((index + 1) / n)
+            finally:
+                for future in ahead:
+                    future.cancel()
