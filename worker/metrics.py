@@ -110,7 +110,7 @@ def _mean_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = float(cv2.norm(a, b, cv2.NORM_L2SQR)) / a.size
-    return PSNR_CAP_DB if mse == 0 else min(PSNR_CAP_DB, 10.0 * np.log10(255.0**2 / mse))
+    return PSNR_CAP_DB if mse == 0 else min(PSNR_CAP_DB, float(10.0 * np.log10(255.0**2 / mse)))
 
 
 def _fit_affine(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -118,6 +118,13 @@ def _fit_affine(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     design = np.hstack([src, np.ones((len(src), 1))])
     solution, *_ = np.linalg.lstsq(design, dst, rcond=None)
     return solution.T
+
+
+def psnr_against_photo(frame: np.ndarray, photo: np.ndarray) -> float:
+    """PSNR in dB of a frame against the photo resized to the frame's size."""
+    if photo.shape != frame.shape:
+        photo = cv2.resize(photo, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_AREA)
+    return _psnr(frame, photo)
 
 
 def _edge_lines(gray: np.ndarray) -> dict[str, np.ndarray]:
@@ -199,8 +206,7 @@ class MetricsAccumulator:
         if index == 0:
             self._size = (frame.shape[1], frame.shape[0])
             if self._photo is not None:
-                photo = cv2.resize(self._photo, self._size, interpolation=cv2.INTER_AREA)
-                self._psnr = _psnr(frame, photo)
+                self._psnr = psnr_against_photo(frame, self._photo)
                 self._photo = None  # the full-size photo is not needed any more
         elif (frame.shape[1], frame.shape[0]) != self._size:
             raise ValueError(f"frame {index} is {frame.shape[1]}x{frame.shape[0]}, the clip is {self._size}")
@@ -358,6 +364,11 @@ def decoded_frames(video_path: Path) -> Iterator[np.ndarray]:
     with av.open(str(video_path)) as container:
         for frame in container.decode(container.streams.video[0]):
             yield frame.to_ndarray(format="rgb24")
+
+
+def first_frame(video_path: Path) -> np.ndarray:
+    with av.open(str(video_path)) as container:
+        return next(container.decode(container.streams.video[0])).to_ndarray(format="rgb24")
 
 
 def video_timing(video_path: Path) -> tuple[float, int]:

@@ -7,14 +7,22 @@ strength's band is rendered again with a scaled amplitude, so "subtle" is enforc
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from worker.engines.base import Engine, MotionSpec, ProgressFn, output_size
-from worker.metrics import FLOW_BANDS, MAX_PAIR_FLOW, ClipMetrics, FlowBand, MetricsAccumulator
+from worker.metrics import (
+    FLOW_BANDS,
+    MAX_PAIR_FLOW,
+    ClipMetrics,
+    FlowBand,
+    MetricsAccumulator,
+    first_frame,
+    psnr_against_photo,
+)
 from worker.video import Mp4Writer, save_poster
 
 MAX_ATTEMPTS = 3
@@ -75,8 +83,11 @@ def _encode_measured(
     tmp_poster: Path,
     progress: ProgressFn,
 ) -> tuple[int, ClipMetrics]:
-    """One render streamed into the encoder and the metrics together; no frame is kept whole."""
-    accumulator = MetricsAccumulator(image, fps=spec.fps, frame_count=spec.frame_count)
+    """One render streamed into the encoder and the metrics together; no frame is kept whole.
+
+    Motion is measured on the frames as rendered; the first frame's fidelity on the encoded file,
+    since H.264 costs a few dB and that is what people see."""
+    accumulator = MetricsAccumulator(fps=spec.fps, frame_count=spec.frame_count)
     with Mp4Writer(tmp_video, width=size[0], height=size[1], fps=spec.fps) as writer:
         for index, frame in enumerate(engine.render(image, spec, progress)):
             if index == 0:
@@ -84,7 +95,7 @@ def _encode_measured(
             writer.write(frame)
             accumulator.add(frame)
         frames = writer.frames_written
-    return frames, accumulator.result()
+    return frames, replace(accumulator.result(), psnr_first=psnr_against_photo(first_frame(tmp_video), image))
 
 
 def render_clip(
