@@ -19,7 +19,7 @@ ORIGINAL_EXTENSIONS = {
     "png": "png",
     "webp": "webp",
     "gif": "gif",
-    "heif": "heic",
+    "heic": "heic",
     "avif": "avif",
 }
 
