@@ -42,12 +42,15 @@ class FlowBand:
         return self.low <= value <= self.high
 
 
-# One table for the renderer's gate. Chosen from bench/cpu.py measurements: an eased 4% push-in
-# on a portrait measures about 0.1-0.15, ffmpeg's zoompan recipe about 0.3.
+# One table for the renderer's gate, chosen from measurement (bench/cpu.py and the parallax engine at
+# each strength on the fixture photos, as rendered): whisper 0.06-0.10 plain and 0.12-0.18 looped,
+# gentle 0.12-0.18 and 0.22-0.33, lively 0.20-0.32 and 0.38-0.59; ffmpeg's zoompan recipe 0.25-0.7.
+# Tops leave about 3x room above that; bottoms sit under the lowest reading, because a photo with large
+# flat areas (a wall, a sky) reads low: flow cannot be seen where there is no texture.
 FLOW_BANDS: dict[Strength, FlowBand] = {
     "whisper": FlowBand(0.05, 0.5),
-    "gentle": FlowBand(0.1, 1.0),
-    "lively": FlowBand(0.2, 2.0),
+    "gentle": FlowBand(0.08, 1.0),
+    "lively": FlowBand(0.12, 2.0),
 }
 # No pair of neighbouring frames may move more than this (px/frame at 720), whatever the strength.
 MAX_PAIR_FLOW = 4.0
