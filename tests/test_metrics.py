@@ -92,6 +92,13 @@ def test_flow_is_in_pixels_at_720_whatever_the_clip_size() -> None:
     assert measure(half, fps=24).flow_mean == pytest.approx(1.0, abs=0.15)
 
 
+def test_a_clip_smaller_than_the_flow_size_is_measured_in_pixels_at_720_too() -> None:
+    # 0.2 px a frame on a 128-px clip is 0.2 * 720 / 128 = 1.125 px at 720.
+    small = Texture(96, 128, seed=4)
+    metrics = measure([small.shifted(0.2 * i) for i in range(16)], fps=24)
+    assert metrics.flow_mean == pytest.approx(1.125, abs=0.2)
+
+
 def test_one_flashing_frame_lowers_flicker_and_smoothness() -> None:
     frames = pan([0.5 * i for i in range(24)])
     steady = measure(frames, fps=24)

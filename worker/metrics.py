@@ -215,7 +215,8 @@ class MetricsAccumulator:
             raise ValueError(f"frame {index} is {frame.shape[1]}x{frame.shape[0]}, the clip is {self._size}")
         rgb = _to_long_side(frame, MEASURE_LONG_SIDE)
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-        small = _to_long_side(gray, FLOW_LONG_SIDE)
+        # A clip smaller than the flow size has no more detail to give when enlarged: measure it as it is.
+        small = _to_long_side(gray, min(FLOW_LONG_SIDE, max(self._size)))
         if index == 0:
             self._start(rgb, gray, small)
         else:
