@@ -6,6 +6,7 @@ web framework it does not need.
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from pathlib import Path
@@ -59,6 +60,10 @@ def main() -> None:
     """Vivant: a family's photos, gently brought to life."""
 
 
+def _exit_normally(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
 @main.command()
 @click.option(
     "--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for the LAN)."
@@ -79,14 +84,17 @@ def serve(host: str, port: int, data_dir: Path | None, no_worker: bool) -> None:
     settings = _settings(data_dir)
     settings.ensure_dirs()
     upgrade(settings.sqlalchemy_url)
+    # uvicorn shuts down gracefully on SIGTERM and then raises the signal again, which would end this
+    # process before the `finally` below stops the worker, leaving it orphaned: exit normally instead.
+    signal.signal(signal.SIGTERM, _exit_normally)
     supervisor = None if no_worker else WorkerSupervisor(settings)
-    if supervisor:
-        supervisor.start()
     shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
-    click.echo(
-        f"Vivant is running: open http://{shown_host}:{port}/  (data in {settings.data_dir.resolve()})"
-    )
     try:
+        if supervisor:
+            supervisor.start()
+        click.echo(
+            f"Vivant is running: open http://{shown_host}:{port}/  (data in {settings.data_dir.resolve()})"
+        )
         uvicorn.run(
             create_app(settings), host=host, port=port, log_level="warning", timeout_graceful_shutdown=10
         )
