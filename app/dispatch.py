@@ -29,6 +29,8 @@ class Dispatcher:
         self.celery = celery
         self.database = database
         self.settings = settings
+        # Set when the broker could not be reached: it may come back without the messages it held.
+        self._broker_was_down = False
 
     def send(self, clip_id: str, engine: str) -> bool:
         """Send one clip's task; True when the broker took it."""
@@ -42,16 +44,32 @@ class Dispatcher:
             )
         except Exception as exc:  # kombu raises many kinds; all mean "not sent now"
             log.warning("could not queue clip %s (%s); the reconciler will retry", clip_id, exc)
+            self._broker_was_down = True
             return False
         with self.database.session() as session:
             session.execute(update(Clip).where(Clip.id == clip_id).values(sent_at=utcnow()))
         return True
 
+    def _broker_reachable(self) -> bool:
+        try:
+            with self.celery.connection_for_write() as connection:
+                connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=3)
+        except Exception:  # kombu raises many kinds; all mean "not reachable now"
+            return False
+        return True
+
     def reconcile(self) -> int:
         """Re-send lost clips, take clips back from dead workers; returns how many clips were sent."""
+        reachable = self._broker_reachable()
         now = utcnow()
         stale = now - timedelta(seconds=self.settings.stale_after_s)
         with self.database.session() as session:
+            if not reachable:
+                self._broker_was_down = True
+            elif self._broker_was_down:
+                # A broker without persistence restarts empty: every queued clip is owed a new message.
+                session.execute(update(Clip).where(Clip.status == "queued").values(sent_at=None))
+                self._broker_was_down = False
             # 1. Running clips whose worker stopped beating: back to the queue, or failed for good.
             for clip in session.scalars(
                 select(Clip).where(Clip.status == "running", Clip.heartbeat_at < stale)
@@ -66,6 +84,8 @@ class Dispatcher:
                 else:
                     clip.status, clip.progress, clip.sent_at = "queued", 0.0, None
             session.flush()
+            if not reachable:
+                return 0
             # 2. Queued clips never sent, or sent long ago and still waiting.
             pending = session.execute(
                 select(Clip.id, Clip.engine).where(
