@@ -7,8 +7,9 @@ head rise by a fraction of a percent). Each frame is then one backward warp (cv2
 photo through `grid + sum(coefficient * field)`, the coefficients coming from the camera path
 (worker/engines/camera.py); composing a frame costs a few vector passes, not a per-pixel Python loop.
 
-Borders: each frame zooms in about as much as that frame's displacement needs, never more, so no source
-coordinate leaves the photo (no black, empty or smeared edges) and frame 0, at rest, is the photo.
+Borders: each frame zooms in at least as far as its own displacement needs (found on the border ring),
+so no source coordinate leaves the photo (no black, empty or smeared edges); the zoom grows with the
+motion from zero, so frame 0, at rest, is the photo itself.
 """
 
 from __future__ import annotations
