@@ -50,7 +50,8 @@ def get_db(services: ServicesDep) -> Iterator[Session]:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-SessionDep = Annotated[Session, Depends(get_db)]
+# "function": commit before the response goes out, so a client that reads right after a write sees it.
+SessionDep = Annotated[Session, Depends(get_db, scope="function")]
 
 
 def current_auth_session(request: Request, session: SessionDep, settings: SettingsDep) -> AuthSession | None:

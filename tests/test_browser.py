@@ -395,6 +395,24 @@ def test_family_journey(server: str) -> None:
         expect(page.locator(".tile")).to_have_count(2)
         expect(page.locator(f'.tile-item[data-photo-id="{photo_id}"]')).to_have_count(0)
 
+        # 13. A clip that fails (the GPU engine on a machine without a GPU) shows a "failed" mark with
+        # the reason, next to the motion badge of the clip that worked.
+        console.step = "failed-clip"
+        other_id = page.locator(".tile-item").first.get_attribute("data-photo-id")
+        csrf = page.get_attribute('meta[name="csrf-token"]', "content")
+        asked = page.request.post(
+            f"{server}/api/photos/{other_id}/clips",
+            data={"engine": "diffusers"},
+            headers={"X-CSRF-Token": csrf or ""},
+        )
+        assert asked.status == 202
+        page.reload()
+        other = page.locator(f'.tile-item[data-photo-id="{other_id}"]')
+        expect(other.locator(".badge.failed")).to_be_visible(timeout=CLIP_READY_MS)
+        assert "GPU" in (other.locator(".badge.failed").get_attribute("title") or "")
+        expect(other.locator(".badge.motion")).to_be_visible()
+        shot(page, "15-gallery-failed")
+
         errors = console.errors(
             {
                 "refused-upload": "status of 4",
