@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Page, expect, sync_playwright
 
 from tests.fixture_paths import FIXTURES
 
@@ -101,7 +102,7 @@ class Console:
     step: str = "start"
     messages: list[tuple[str, str, str]] = field(default_factory=list)
 
-    def watch(self, page) -> None:  # type: ignore[no-untyped-def]
+    def watch(self, page: Page) -> None:
         page.on("console", lambda msg: self.messages.append((self.step, msg.type, msg.text)))
         page.on("pageerror", lambda exc: self.messages.append((self.step, "error", f"uncaught: {exc}")))
 
@@ -116,12 +117,12 @@ class Console:
         return found
 
 
-def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+def shot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
-def assert_video_plays(page, selector: str) -> None:  # type: ignore[no-untyped-def]
+def assert_video_plays(page: Page, selector: str) -> None:
     """readyState >= 2 (a frame to show) and currentTime moving: the clip really plays."""
     page.wait_for_function(
         "s => { const v = document.querySelector(s); return v && v.readyState >= 2; }",
@@ -134,14 +135,12 @@ def assert_video_plays(page, selector: str) -> None:  # type: ignore[no-untyped-
     )
 
 
-def assert_fits_width(page, width: int) -> None:  # type: ignore[no-untyped-def]
+def assert_fits_width(page: Page, width: int) -> None:
     scroll_width = page.evaluate("document.documentElement.scrollWidth")
     assert scroll_width <= width, f"the page scrolls sideways on a {width}-px screen ({scroll_width} px)"
 
 
 def test_family_journey(server: str) -> None:
-    from playwright.sync_api import expect, sync_playwright
-
     console = Console()
     with sync_playwright() as p:
         browser = p.chromium.launch(
