@@ -262,7 +262,8 @@ def test_public_url_makes_absolute_preview_links(settings: Settings) -> None:
     from app.main import create_app
 
     configured = settings.model_copy(update={"public_url": "https://photos.example.org"})
-    with TestClient(create_app(configured, reconcile=False)) as client:
+    # The public URL is https, so the session cookie is Secure: the client must speak https too.
+    with TestClient(create_app(configured, reconcile=False), base_url="https://photos.example.org") as client:
         csrf = set_up_admin(client)
         item = upload(client, csrf, FIXTURES / "photos" / "hopper.jpg").json()[0]
         assert _render_queued_clip(configured, item["clip_id"]) == "ready"
