@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -96,4 +98,16 @@ def create_app(settings: Settings | None = None, *, reconcile: bool = True) -> F
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes, limit_name="VIVANT_MAX_UPLOAD_MB")
     app.add_middleware(SecurityHeaders)
+    app.openapi = functools.partial(_openapi_with_sentence_errors, app, app.openapi)  # type: ignore[method-assign]
     return app
+
+
+def _openapi_with_sentence_errors(app: FastAPI, generate: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """FastAPI documents a 422's `detail` as a list of field errors; our own checks (an e-mail that is not
+    one, a short password) answer 422 with a sentence. Say so, or clients built from the schema break."""
+    schema = generate()
+    detail = schema["components"]["schemas"]["HTTPValidationError"]["properties"]["detail"]
+    if "anyOf" not in detail:
+        listed = {key: detail.pop(key) for key in ("type", "items")}
+        detail["anyOf"] = [listed, {"type": "string"}]
+    return schema
