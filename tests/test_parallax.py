@@ -185,18 +185,9 @@ def test_progress_rises_to_one_and_closing_early_stops_the_render_thread(einstei
         time.sleep(0.01)
 
 
-def _encoded_photo_params() -> list[object]:
-    # The engine's first frame is the photo exactly (tested above); after H.264 at the encoder's CRF 20
-    # a 128-px clip measures 34 dB. That is worker/video.py's setting (about CRF 15 reaches 36 dB there).
-    encoder_limited = pytest.mark.xfail(strict=True, reason="H.264 at CRF 20 on a 128-px clip: 34 dB")
-    return [
-        pytest.param(p, id=p.name, marks=encoder_limited if p.name == "hopper.jpg" else ()) for p in PHOTOS
-    ]
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("loop", [False, True], ids=["clip", "loop"])
-@pytest.mark.parametrize("path", _encoded_photo_params())
+@pytest.mark.parametrize("path", PHOTOS, ids=lambda p: p.name)
 def test_default_clip_meets_the_motion_targets(path: Path, loop: bool, tmp_path: Path) -> None:
     image = load_photo_rgb(path, max_pixels=50_000_000)
     spec = MotionSpec(loop=loop)
