@@ -313,7 +313,7 @@ def metrics(clip: Path, photo: Path | None) -> None:
     """Measure a clip's motion and fidelity; prints JSON."""
     from worker.metrics import metrics_command
 
-    click.echo(metrics_command(clip, photo))
+    click.echo(metrics_command(clip, photo, max_pixels=_settings().max_pixels))
 
 
 @main.command()

@@ -18,7 +18,6 @@ import av
 import cv2
 import numpy as np
 
-from app.config import Settings
 from app.images import load_photo_rgb
 from worker.engines.base import Strength
 
@@ -394,9 +393,6 @@ def measure_file(video_path: Path, photo_path: Path | None, *, max_pixels: int) 
     return accumulator.result()
 
 
-def metrics_command(video: Path, photo: Path | None, *, max_pixels: int | None = None) -> str:
-    """`vivant metrics CLIP.mp4 [--photo PHOTO]`: the clip's metrics as indented JSON.
-
-    The photo is read within VIVANT_MAX_PIXELS unless `max_pixels` says otherwise."""
-    limit = max_pixels if max_pixels is not None else Settings().max_pixels
-    return json.dumps(measure_file(video, photo, max_pixels=limit).to_dict(), indent=2)
+def metrics_command(video: Path, photo: Path | None, *, max_pixels: int) -> str:
+    """JSON text of `vivant metrics CLIP.mp4 --photo PHOTO`; the photo is read within `max_pixels`."""
+    return json.dumps(measure_file(video, photo, max_pixels=max_pixels).to_dict(), indent=2)

@@ -9,6 +9,7 @@ from pathlib import Path
 from types import TracebackType
 
 import av
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -38,10 +39,21 @@ def default_crf(width: int, height: int) -> int:
 
 
 class Mp4Writer:
-    """Streams RGB frames into an H.264 MP4 so a clip never has to sit whole in memory."""
+    """Streams RGB frames into an H.264 MP4 so a clip never has to sit whole in memory.
+
+    x264's `superfast` takes about a quarter less CPU than `veryfast` here, at the same CRF and a higher
+    PSNR, for files about three times larger (about 1 MB for 4 s at 1280x960): CPU is the scarce thing.
+    """
 
     def __init__(
-        self, path: Path, *, width: int, height: int, fps: int, crf: int | None = None, preset: str = "veryfast"
+        self,
+        path: Path,
+        *,
+        width: int,
+        height: int,
+        fps: int,
+        crf: int | None = None,
+        preset: str = "superfast",
     ):
         if width % 2 or height % 2:
             raise ValueError(f"H.264 yuv420p needs even sides, got {width}x{height}")
@@ -51,7 +63,7 @@ class Mp4Writer:
         # faststart moves the index before the data, so browsers start playing before the download ends.
         self._container = av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"})
         self._stream = self._container.add_stream(
-            "libx264", rate=fps, options={"crf": str(crf), "preset": preset, "tune": "film"}
+            "libx264", rate=fps, options={"crf": str(crf), "preset": preset}
         )
         self._stream.width, self._stream.height = width, height
         self._stream.pix_fmt = "yuv420p"
@@ -64,7 +76,9 @@ class Mp4Writer:
                 f"frame {self.frames_written} is {frame.shape} {frame.dtype}, "
                 f"expected ({self.height}, {self.width}, 3) uint8"
             )
-        video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+        # OpenCV's SIMD conversion to 4:2:0 costs a fraction of swscale's (BT.601 either way).
+        yuv = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2YUV_I420)
+        video_frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
         self._container.mux(self._stream.encode(video_frame))
         self.frames_written += 1
 
