@@ -34,6 +34,8 @@ from tests.processes import running_server
 from worker.tasks import ClipRun
 
 MEMBER_EMAIL, MEMBER_PASSWORD = "member@example.com", "member password 1"
+# For checks the database cannot change (cookies, timing, redirects): once, on SQLite, to save time.
+SQLITE_ONLY = pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
 
 # Who may call a route: anyone; a signed-in member; an administrator; whoever holds a live share link.
 PUBLIC, MEMBER, ADMIN, LINK = "public", "member", "admin", "link"
@@ -406,6 +408,7 @@ def test_static_and_media_never_traverse(tmp_path: Path) -> None:
 # --- 9. CSRF and the session cookie -------------------------------------------------------------------
 
 
+@SQLITE_ONLY
 def test_cookie_writes_need_the_token_and_our_origin(family: Family) -> None:
     writes = [route for route, rule in RULES.items() if route[0] != "GET" and rule in (MEMBER, ADMIN)]
     assert len(writes) >= 7
@@ -438,6 +441,7 @@ def _session_cookie(response: object) -> str:
     ).lower()
 
 
+@SQLITE_ONLY
 def test_session_cookie_flags(settings: Settings) -> None:
     credentials = {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
     with TestClient(create_app(settings, reconcile=False)) as client:
@@ -512,6 +516,7 @@ def test_repeated_failures_are_throttled_per_account(client: TestClient, csrf: s
     assert "wait" in right.json()["detail"]
 
 
+@SQLITE_ONLY
 def test_repeated_failures_are_throttled_per_address(client: TestClient, csrf: str) -> None:
     for i in range(20):
         guess = {"email": f"nobody{i}@example.com", "password": "guess guess"}
@@ -520,6 +525,7 @@ def test_repeated_failures_are_throttled_per_address(client: TestClient, csrf: s
     assert right.status_code == 429
 
 
+@SQLITE_ONLY
 def test_known_and_unknown_accounts_take_about_the_same_time(client: TestClient, csrf: str) -> None:
     def median_seconds(email: str) -> float:
         times = []
@@ -558,6 +564,7 @@ def test_redirects_after_sign_in_stay_on_this_site(target: str | None, expected_
     assert local_path(target) == expected_target
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize("target", ["//evil.example", "https://evil.example/", "/\\evil.example", "/upload"])
 def test_login_page_next_is_local(client: TestClient, csrf: str, target: str) -> None:
     signed_in = client.get("/login", params={"next": target}, follow_redirects=False)

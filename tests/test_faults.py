@@ -214,12 +214,19 @@ celery.worker_main(["worker", "--queues", "cpu,gpu", "--concurrency", "2", "--po
 def test_redelivery_after_visibility_timeout_renders_once(
     tmp_path: Path, redis_db_url: str, fresh_postgres: str
 ) -> None:
-    settings = fault_settings(tmp_path, database_url=fresh_postgres, broker_url=redis_db_url)
+    # A render of several seconds even on a fast machine, far past the 2 s visibility timeout below.
+    settings = fault_settings(
+        tmp_path,
+        database_url=fresh_postgres,
+        broker_url=redis_db_url,
+        clip_long_side=960,
+        default_seconds=6.0,
+    )
     clips = Clips(settings)
     log = tmp_path / "worker.log"
     with open(log, "wb") as out:
         worker = subprocess.Popen(
-            [sys.executable, "-c", _SHORT_VISIBILITY_WORKER, "3"],
+            [sys.executable, "-c", _SHORT_VISIBILITY_WORKER, "2"],
             env=settings_environment(settings),
             stdout=out,
             stderr=subprocess.STDOUT,
