@@ -67,7 +67,10 @@ class Settings(BaseSettings):
 
     @property
     def task_hard_limit_s(self) -> int:
-        """When Celery kills a render outright; the soft limit before it lets the task mark the clip failed."""
+        """When Celery kills a render outright; the soft limit before it lets the task mark its clip failed.
+
+        The grace between them is HARD_LIMIT_GRACE_S.
+        """
         return self.task_time_limit_s + HARD_LIMIT_GRACE_S
 
     @property

@@ -14,7 +14,7 @@ from app.auth import csrf_matches, find_session
 from app.config import Settings
 from app.db import Database
 from app.dispatch import Dispatcher
-from app.models import AuthSession, User
+from app.models import AuthSession, Clip, Photo, User
 from app.storage import MediaStore
 
 SESSION_COOKIE = "vivant_session"
@@ -94,3 +94,18 @@ def require_admin(user: CurrentUser) -> User:
 
 
 AdminUser = Annotated[User, Depends(require_admin)]
+
+
+def photo_or_404(session: Session, photo_id: str) -> Photo:
+    photo = session.get(Photo, photo_id)
+    if photo is None:
+        raise HTTPException(404, "no such photo")
+    return photo
+
+
+def clip_or_404(session: Session, clip_id: str, *, ready: bool = False) -> Clip:
+    """The clip; with `ready`, only a finished one (its files exist)."""
+    clip = session.get(Clip, clip_id)
+    if clip is None or (ready and clip.status != "ready"):
+        raise HTTPException(404, "no such clip")
+    return clip

@@ -10,9 +10,19 @@ from sqlalchemy import select
 
 from app.auth import AuthError, any_user_exists, authenticate, create_user, end_session, start_session
 from app.clips import clip_out, create_clip
-from app.deps import SESSION_COOKIE, AdminUser, CurrentUser, Services, ServicesDep, SessionDep, SettingsDep
+from app.deps import (
+    SESSION_COOKIE,
+    AdminUser,
+    CurrentUser,
+    Services,
+    ServicesDep,
+    SessionDep,
+    SettingsDep,
+    clip_or_404,
+    photo_or_404,
+)
 from app.images import ImageRejected
-from app.models import Clip, Photo, Share, User
+from app.models import Share, User
 from app.photos import delete_photo, ingest_photo, list_photos
 from app.schemas import (
     ClipOut,
@@ -195,28 +205,14 @@ def get_photos(
     return PhotoPage(items=[photo_out(p) for p in photos], next_cursor=next_cursor)
 
 
-def _photo(session: SessionDep, photo_id: str) -> Photo:
-    photo = session.get(Photo, photo_id)
-    if photo is None:
-        raise HTTPException(404, "no such photo")
-    return photo
-
-
-def _clip(session: SessionDep, clip_id: str) -> Clip:
-    clip = session.get(Clip, clip_id)
-    if clip is None:
-        raise HTTPException(404, "no such clip")
-    return clip
-
-
 @router.get("/photos/{photo_id}")
 def get_photo(photo_id: str, user: CurrentUser, session: SessionDep) -> PhotoOut:
-    return photo_out(_photo(session, photo_id))
+    return photo_out(photo_or_404(session, photo_id))
 
 
 @router.delete("/photos/{photo_id}", status_code=204)
 def remove_photo(photo_id: str, user: CurrentUser, session: SessionDep, services: ServicesDep) -> None:
-    delete_photo(session=session, store=services.store, photo=_photo(session, photo_id))
+    delete_photo(session=session, store=services.store, photo=photo_or_404(session, photo_id))
 
 
 @router.post("/photos/{photo_id}/clips", status_code=202)
@@ -230,7 +226,7 @@ def add_clip(
 ) -> ClipOut:
     """Ask for another clip of a photo; it is queued and rendered by a worker."""
     clip = create_clip(
-        session=session, photo=_photo(session, photo_id), request=body, settings=services.settings
+        session=session, photo=photo_or_404(session, photo_id), request=body, settings=services.settings
     )
     session.commit()
     background.add_task(services.dispatcher.send, clip.id, clip.engine)
@@ -239,7 +235,7 @@ def add_clip(
 
 @router.get("/clips/{clip_id}")
 def get_clip(clip_id: str, user: CurrentUser, session: SessionDep) -> ClipOut:
-    return clip_out(_clip(session, clip_id))
+    return clip_out(clip_or_404(session, clip_id))
 
 
 @router.post("/clips/{clip_id}/shares", status_code=201, responses={409: {"description": "clip not ready"}})
@@ -255,7 +251,7 @@ def add_share(
     try:
         share, token = create_share(
             session=session,
-            clip=_clip(session, clip_id),
+            clip=clip_or_404(session, clip_id),
             request=body,
             secret=settings.session_secret,
             user_id=user.id,
@@ -268,7 +264,7 @@ def add_share(
 @router.get("/clips/{clip_id}/shares")
 def list_shares(clip_id: str, user: CurrentUser, session: SessionDep) -> list[ShareOut]:
     """Live links of a clip (their URLs cannot be shown again)."""
-    clip = _clip(session, clip_id)
+    clip = clip_or_404(session, clip_id)
     return [share_out(s, url="") for s in clip.shares if s.revoked_at is None]
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.auth import any_user_exists
-from app.deps import OptionalAuth, SessionDep
-from app.models import AuthSession, Photo
+from app.deps import OptionalAuth, SessionDep, photo_or_404
+from app.models import AuthSession
 from app.templating import local_path
 from app.urls import photo_out
 
@@ -61,9 +61,7 @@ def upload(request: Request, auth: PageAuth) -> HTMLResponse:
 
 @router.get("/photos/{photo_id}")
 def photo_page(photo_id: str, request: Request, auth: PageAuth, session: SessionDep) -> HTMLResponse:
-    photo = session.get(Photo, photo_id)
-    if photo is None:
-        raise HTTPException(404, "no such photo")
+    photo = photo_or_404(session, photo_id)
     return _render(request, "photo.html", auth, photo=photo_out(photo).model_dump(mode="json"))
 
 
