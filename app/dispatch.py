@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+import redis
 from celery import Celery
 from sqlalchemy import or_, select, update
 
@@ -29,8 +30,10 @@ class Dispatcher:
         self.celery = celery
         self.database = database
         self.settings = settings
-        # Set when the broker could not be reached: it may come back without the messages it held.
-        self._broker_was_down = False
+        # The broker instance last seen, and whether contact was lost since: a broker that restarts (or
+        # that we meet for the first time) may hold none of the messages sent before.
+        self._broker_seen: str | None = None
+        self._lost_contact = False
 
     def send(self, clip_id: str, engine: str) -> bool:
         """Send one clip's task; True when the broker took it."""
@@ -44,32 +47,37 @@ class Dispatcher:
             )
         except Exception as exc:  # kombu raises many kinds; all mean "not sent now"
             log.warning("could not queue clip %s (%s); the reconciler will retry", clip_id, exc)
-            self._broker_was_down = True
+            self._lost_contact = True
             return False
         with self.database.session() as session:
             session.execute(update(Clip).where(Clip.id == clip_id).values(sent_at=utcnow()))
         return True
 
-    def _broker_reachable(self) -> bool:
+    def _broker_instance(self) -> str | None:
+        """What identifies the running broker (Redis's run_id changes at every restart); None if down."""
+        url = self.settings.celery_broker_url
         try:
+            if url.startswith(("redis://", "rediss://")):
+                with redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3) as client:
+                    return str(client.info("server")["run_id"])
             with self.celery.connection_for_write() as connection:
                 connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=3)
-        except Exception:  # kombu raises many kinds; all mean "not reachable now"
-            return False
-        return True
+            return url
+        except Exception:  # redis and kombu raise many kinds; all mean "not reachable now"
+            return None
 
     def reconcile(self) -> int:
         """Re-send lost clips, take clips back from dead workers; returns how many clips were sent."""
-        reachable = self._broker_reachable()
+        broker = self._broker_instance()
         now = utcnow()
         stale = now - timedelta(seconds=self.settings.stale_after_s)
         with self.database.session() as session:
-            if not reachable:
-                self._broker_was_down = True
-            elif self._broker_was_down:
-                # A broker without persistence restarts empty: every queued clip is owed a new message.
+            if broker is None:
+                self._lost_contact = True
+            elif broker != self._broker_seen or self._lost_contact:
+                # A restart, even one too short to notice, empties a broker without persistence.
                 session.execute(update(Clip).where(Clip.status == "queued").values(sent_at=None))
-                self._broker_was_down = False
+                self._broker_seen, self._lost_contact = broker, False
             # 1. Running clips whose worker stopped beating: back to the queue, or failed for good.
             for clip in session.scalars(
                 select(Clip).where(Clip.status == "running", Clip.heartbeat_at < stale)
@@ -84,7 +92,7 @@ class Dispatcher:
                 else:
                     clip.status, clip.progress, clip.sent_at = "queued", 0.0, None
             session.flush()
-            if not reachable:
+            if broker is None:
                 return 0
             # 2. Queued clips never sent, or sent long ago and still waiting.
             pending = session.execute(
