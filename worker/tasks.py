@@ -130,7 +130,11 @@ class ClipRun:
                 engine_name, spec = clip.engine, _spec(clip)
             if photo is None:
                 raise EngineError("the photo of this clip was deleted")
-            image = load_photo_rgb(store.display(photo.id), max_pixels=self.settings.max_pixels)
+            display = store.display(photo.id)
+            if not display.is_file():
+                # Said plainly: the raw FileNotFoundError would show members a path on the server.
+                raise EngineError("this photo's working copy is gone from the media folder; upload it again")
+            image = load_photo_rgb(display, max_pixels=self.settings.max_pixels)
             result = render_clip(
                 get_engine(engine_name),
                 np.ascontiguousarray(image),
