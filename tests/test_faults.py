@@ -384,7 +384,10 @@ def test_poison_and_hung_clips_fail_with_reasons_and_others_flow(tmp_path: Path)
     assert results[good_id].status == "ready", results[good_id].error
     assert results[bad_settings].status == "failed"
     assert "fps must be between 6 and 60, not 999" in (results[bad_settings].error or "")
-    assert results[missing].status == "failed" and results[missing].error
+    assert results[missing].status == "failed"
+    # A reason a member can act on, which shows nothing of the server's disk.
+    assert "upload it again" in (results[missing].error or "")
+    assert str(settings.media_dir) not in (results[missing].error or "")
     assert results[hung_id].status == "failed"
     assert "longer than 5 s" in (results[hung_id].error or "")
     assert "VIVANT_TASK_TIME_LIMIT_S" in (results[hung_id].error or "")
