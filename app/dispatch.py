@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 
 # A queued clip not picked up within this long is sent again (duplicates are harmless: claiming is atomic).
 RESEND_AFTER = timedelta(minutes=10)
+# Kombu's retry policy covers lost connections only; the embedded broker can also fail a first send when
+# a worker declares the same queue at that moment (a unique-name race in its SQLite tables).
+SEND_ATTEMPTS = 2
 
 
 class Dispatcher:
@@ -37,18 +40,22 @@ class Dispatcher:
 
     def send(self, clip_id: str, engine: str) -> bool:
         """Send one clip's task; True when the broker took it."""
-        try:
-            self.celery.send_task(
-                ANIMATE_TASK,
-                args=[clip_id],
-                queue=ENGINE_QUEUES.get(engine, "cpu"),
-                retry=True,
-                retry_policy={"max_retries": 1, "interval_start": 0.2, "interval_step": 0.5},
-            )
-        except Exception as exc:  # kombu raises many kinds; all mean "not sent now"
-            log.warning("could not queue clip %s (%s); the reconciler will retry", clip_id, exc)
-            self._lost_contact = True
-            return False
+        for attempt in range(SEND_ATTEMPTS):
+            try:
+                self.celery.send_task(
+                    ANIMATE_TASK,
+                    args=[clip_id],
+                    queue=ENGINE_QUEUES.get(engine, "cpu"),
+                    retry=True,
+                    retry_policy={"max_retries": 1, "interval_start": 0.2, "interval_step": 0.5},
+                )
+                break
+            except Exception as exc:  # kombu raises many kinds; all mean "not sent now"
+                if attempt + 1 < SEND_ATTEMPTS:
+                    continue
+                log.warning("could not queue clip %s (%s); the reconciler will retry", clip_id, exc)
+                self._lost_contact = True
+                return False
         with self.database.session() as session:
             session.execute(update(Clip).where(Clip.id == clip_id).values(sent_at=utcnow()))
         return True
