@@ -7,6 +7,8 @@ strength's band is rendered again with a scaled amplitude, so "subtle" is enforc
 from __future__ import annotations
 
 import os
+import queue
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -88,14 +90,40 @@ def _encode_measured(
     Motion is measured on the frames as rendered; the first frame's fidelity on the encoded file,
     since H.264 costs a few dB and that is what people see."""
     accumulator = MetricsAccumulator(fps=spec.fps, frame_count=spec.frame_count)
-    with Mp4Writer(tmp_video, width=size[0], height=size[1], fps=spec.fps) as writer:
-        for index, frame in enumerate(engine.render(image, spec, progress)):
-            if index == 0:
-                save_poster(frame, tmp_poster)
-            writer.write(frame)
-            accumulator.add(frame)
-        frames = writer.frames_written
+    # Measuring runs beside encoding (OpenCV and x264 release the GIL); the queue is short, so at
+    # most a few frames wait and a fault on either side ends the render.
+    pending: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=4)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="measure") as pool:
+        measuring = pool.submit(_measure_from, pending, accumulator)
+        try:
+            with Mp4Writer(tmp_video, width=size[0], height=size[1], fps=spec.fps) as writer:
+                for index, frame in enumerate(engine.render(image, spec, progress)):
+                    if index == 0:
+                        save_poster(frame, tmp_poster)
+                    writer.write(frame)
+                    _put_unless_failed(pending, frame, measuring)
+                frames = writer.frames_written
+        finally:
+            _put_unless_failed(pending, None, measuring)
+        measuring.result()
     return frames, replace(accumulator.result(), psnr_first=psnr_against_photo(first_frame(tmp_video), image))
+
+
+def _measure_from(pending: queue.Queue[np.ndarray | None], accumulator: MetricsAccumulator) -> None:
+    while (frame := pending.get()) is not None:
+        accumulator.add(frame)
+
+
+def _put_unless_failed(
+    pending: queue.Queue[np.ndarray | None], item: np.ndarray | None, measuring: Future[None]
+) -> None:
+    while not measuring.done():
+        try:
+            pending.put(item, timeout=0.1)
+            return
+        except queue.Full:
+            continue
+    measuring.result()  # re-raises what stopped the measuring thread
 
 
 def render_clip(
