@@ -13,7 +13,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from app.login_throttle import Throttled, check_throttle, clear_failures, record_failure
+from app.errors import ServiceError
+from app.login_throttle import check_throttle, clear_failures, record_failure
 from app.models import AuthSession, User, utcnow
 
 # argon2-cffi's defaults are Argon2id with RFC 9106's low-memory profile.
@@ -26,11 +27,8 @@ MAX_FAILURES_PER_ACCOUNT = 5
 MAX_FAILURES_PER_ADDRESS = 20
 
 
-class AuthError(Exception):
-    def __init__(self, status_code: int, detail: str):
-        super().__init__(detail)
-        self.status_code = status_code
-        self.detail = detail
+class AuthError(ServiceError):
+    pass
 
 
 def hash_token(token: str, secret: str) -> str:
@@ -76,13 +74,10 @@ def any_user_exists(session: Session) -> bool:
 
 
 def authenticate(*, session: Session, email: str, password: str, address: str) -> User:
-    """The user for these credentials, or AuthError 401 / 429. Failures are recorded and throttled."""
+    """The user for these credentials; AuthError 401 or Throttled 429 otherwise. Failures are recorded."""
     email = normalise_email(email)
     keys = [f"account:{email}", f"address:{address}"]
-    try:
-        check_throttle(session, keys, limits=[MAX_FAILURES_PER_ACCOUNT, MAX_FAILURES_PER_ADDRESS])
-    except Throttled as exc:
-        raise AuthError(429, str(exc)) from None
+    check_throttle(session, keys, limits=[MAX_FAILURES_PER_ACCOUNT, MAX_FAILURES_PER_ADDRESS])
     user = session.scalar(select(User).where(User.email == email))
     ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
     if user is None or not ok:

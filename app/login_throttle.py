@@ -7,13 +7,15 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from app.errors import ServiceError
 from app.models import LoginFailure, utcnow
 
 WINDOW = timedelta(minutes=15)
 
 
-class Throttled(Exception):
-    pass
+class Throttled(ServiceError):
+    def __init__(self) -> None:
+        super().__init__(429, f"too many failed attempts; wait {WINDOW.seconds // 60} minutes and try again")
 
 
 def check_throttle(session: Session, keys: list[str], *, limits: list[int]) -> None:
@@ -26,7 +28,7 @@ def check_throttle(session: Session, keys: list[str], *, limits: list[int]) -> N
             .where(LoginFailure.key == key, LoginFailure.at > since)
         )
         if (count or 0) >= limit:
-            raise Throttled(f"too many failed attempts; wait {WINDOW.seconds // 60} minutes and try again")
+            raise Throttled()
 
 
 def record_failure(session: Session, keys: list[str]) -> None:

@@ -20,6 +20,7 @@ from app.config import Settings
 from app.db import Database
 from app.deps import Services
 from app.dispatch import Dispatcher
+from app.errors import ServiceError
 from app.limits import BodySizeLimit, SecurityHeaders
 from app.routes import api, media, pages, share
 from app.schemas import Health
@@ -83,6 +84,10 @@ def create_app(settings: Settings | None = None, *, reconcile: bool = True) -> F
         return Health(status="ok", database=True)
 
     app.add_exception_handler(pages.SignInRequired, pages.sign_in_redirect)  # type: ignore[arg-type]
+
+    @app.exception_handler(ServiceError)
+    async def service_error(request: Request, exc: ServiceError) -> Response:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth import hash_password, hash_token, verify_password
+from app.errors import ServiceError
 from app.models import Clip, Share, utcnow
 from app.schemas import ShareOut, ShareRequest
 
@@ -16,11 +17,8 @@ from app.schemas import ShareOut, ShareRequest
 TOKEN_BYTES = 32
 
 
-class ShareError(Exception):
-    def __init__(self, status_code: int, detail: str):
-        super().__init__(detail)
-        self.status_code = status_code
-        self.detail = detail
+class ShareError(ServiceError):
+    pass
 
 
 def create_share(

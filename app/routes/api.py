@@ -8,7 +8,7 @@ from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, Request, R
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
-from app.auth import AuthError, any_user_exists, authenticate, create_user, end_session, start_session
+from app.auth import any_user_exists, authenticate, create_user, end_session, start_session
 from app.clips import clip_out, create_clip
 from app.deps import (
     SESSION_COOKIE,
@@ -38,14 +38,10 @@ from app.schemas import (
     UserOut,
 )
 from app.sessions_http import clear_session_cookie, set_session_cookie
-from app.sharing import ShareError, create_share, revoke_share, share_out
+from app.sharing import create_share, revoke_share, share_out
 from app.urls import absolute_url, photo_out
 
 router = APIRouter(prefix="/api")
-
-
-def _auth_failure(exc: AuthError) -> HTTPException:
-    return HTTPException(exc.status_code, exc.detail)
 
 
 def _signed_in(request: Request, response: Response, services: Services, user_id: str) -> LoginOut:
@@ -70,10 +66,7 @@ def setup(body: Credentials, request: Request, response: Response, services: Ser
     with services.database.session() as session:
         if any_user_exists(session):
             raise HTTPException(409, "Vivant is already set up; sign in instead")
-        try:
-            user = create_user(session=session, email=body.email, password=body.password, is_admin=True)
-        except AuthError as exc:
-            raise _auth_failure(exc) from None
+        user = create_user(session=session, email=body.email, password=body.password, is_admin=True)
         user_id = user.id
     return _signed_in(request, response, services, user_id)
 
@@ -82,10 +75,7 @@ def setup(body: Credentials, request: Request, response: Response, services: Ser
 def login(body: Credentials, request: Request, response: Response, services: ServicesDep) -> LoginOut:
     address = request.client.host if request.client else "unknown"
     with services.database.session() as session:
-        try:
-            user = authenticate(session=session, email=body.email, password=body.password, address=address)
-        except AuthError as exc:
-            raise _auth_failure(exc) from None
+        user = authenticate(session=session, email=body.email, password=body.password, address=address)
         user_id = user.id
     return _signed_in(request, response, services, user_id)
 
@@ -109,10 +99,7 @@ class NewUser(Credentials):
 
 @router.post("/users", status_code=201)
 def add_user(body: NewUser, admin: AdminUser, session: SessionDep) -> UserOut:
-    try:
-        user = create_user(session=session, email=body.email, password=body.password, is_admin=body.is_admin)
-    except AuthError as exc:
-        raise _auth_failure(exc) from None
+    user = create_user(session=session, email=body.email, password=body.password, is_admin=body.is_admin)
     return UserOut(id=user.id, email=user.email, is_admin=user.is_admin)
 
 
@@ -248,16 +235,13 @@ def add_share(
     settings: SettingsDep,
 ) -> ShareOut:
     """Create a share link. The URL is shown once: only a hash of its token is kept."""
-    try:
-        share, token = create_share(
-            session=session,
-            clip=clip_or_404(session, clip_id),
-            request=body,
-            secret=settings.session_secret,
-            user_id=user.id,
-        )
-    except ShareError as exc:
-        raise HTTPException(exc.status_code, exc.detail) from None
+    share, token = create_share(
+        session=session,
+        clip=clip_or_404(session, clip_id),
+        request=body,
+        secret=settings.session_secret,
+        user_id=user.id,
+    )
     return share_out(share, absolute_url(request, settings, f"/s/{token}"))
 
 

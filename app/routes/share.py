@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from app.deps import ServicesDep, SessionDep, SettingsDep
-from app.login_throttle import Throttled, check_throttle, record_failure
+from app.login_throttle import check_throttle, record_failure
 from app.models import Share
 from app.sharing import find_live_share, password_ok
 from app.urls import absolute_url
@@ -90,10 +90,7 @@ def unlock(
     """The password travels in the POST body, never in a URL."""
     address = request.client.host if request.client else "unknown"
     keys = [f"share:{share.id}", f"address:{address}"]
-    try:
-        check_throttle(session, keys, limits=[SHARE_PASSWORD_TRIES, 20])
-    except Throttled as exc:
-        raise HTTPException(429, str(exc)) from None
+    check_throttle(session, keys, limits=[SHARE_PASSWORD_TRIES, 20])
     if not password_ok(share, password):
         record_failure(session, keys)
         return RedirectResponse(f"/s/{token}?error=wrong-password", status_code=303)
