@@ -108,10 +108,20 @@ def serve(host: str, port: int, data_dir: Path | None, no_worker: bool) -> None:
 @click.option(
     "--concurrency", type=int, default=None, help="Clips rendered at once (VIVANT_WORKER_CONCURRENCY)."
 )
+@click.option(
+    "--quiet", is_flag=True, help="No banner; warnings and errors only (as `vivant serve` runs it)."
+)
 @DATA_DIR_OPTION
-def worker(queues: str, concurrency: int | None, data_dir: Path | None) -> None:
+def worker(queues: str, concurrency: int | None, quiet: bool, data_dir: Path | None) -> None:
     """Run a worker alone, for scale-out (GPU machines: --queues gpu)."""
+    import warnings
+
+    from celery.exceptions import SecurityWarning
+
     from worker.celery_app import QUEUES, create_celery
+
+    # Celery warns root about pickle; Vivant's workers accept JSON only, which is what makes root safe.
+    warnings.filterwarnings("ignore", category=SecurityWarning)
 
     wanted = [q.strip() for q in queues.split(",") if q.strip()]
     unknown = [q for q in wanted if q not in QUEUES]
@@ -129,7 +139,8 @@ def worker(queues: str, concurrency: int | None, data_dir: Path | None) -> None:
             "--pool",
             "prefork",
             "--loglevel",
-            "INFO",
+            "WARNING" if quiet else "INFO",
+            *(["--quiet"] if quiet else []),
             "--without-gossip",
             "--without-mingle",
             "--hostname",

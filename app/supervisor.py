@@ -37,6 +37,7 @@ class WorkerSupervisor:
             "worker",
             "--queues",
             self.queues,
+            "--quiet",
             "--data-dir",
             str(self.settings.data_dir.resolve()),
         ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from app.config import Settings
 
@@ -34,7 +34,9 @@ def create_celery(settings: Settings) -> Celery:
         accept_content=["json"],
         task_ignore_result=True,
         result_backend=None,
-        task_queues=[Queue(name) for name in QUEUES],
+        # Each queue its own exchange and key: with Celery's defaults every queue would bind to the
+        # default exchange under the default key, and a GPU clip would land on the CPU queue as well.
+        task_queues=[Queue(name, Exchange(name), routing_key=name) for name in QUEUES],
         task_default_queue="cpu",
         # A clip is acknowledged only once it is done; a worker that dies hands it back.
         task_acks_late=True,
