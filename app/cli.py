@@ -129,8 +129,10 @@ def worker(queues: str, concurrency: int | None, quiet: bool, data_dir: Path | N
         raise click.BadParameter(f"queues must be among {', '.join(QUEUES)}", param_hint="--queues")
     settings = _settings(data_dir)
     celery = create_celery(settings)
-    celery.worker_main(
+    # Through Celery's own command line, whose global --quiet drops the banner.
+    celery.start(
         [
+            *(["--quiet"] if quiet else []),
             "worker",
             "--queues",
             ",".join(wanted),
@@ -140,7 +142,6 @@ def worker(queues: str, concurrency: int | None, quiet: bool, data_dir: Path | N
             "prefork",
             "--loglevel",
             "WARNING" if quiet else "INFO",
-            *(["--quiet"] if quiet else []),
             "--without-gossip",
             "--without-mingle",
             "--hostname",
