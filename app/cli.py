@@ -96,7 +96,13 @@ def serve(host: str, port: int, data_dir: Path | None, no_worker: bool) -> None:
             f"Vivant is running: open http://{shown_host}:{port}/  (data in {settings.data_dir.resolve()})"
         )
         uvicorn.run(
-            create_app(settings), host=host, port=port, log_level="warning", timeout_graceful_shutdown=10
+            create_app(settings),
+            host=host,
+            port=port,
+            log_level="warning",
+            timeout_graceful_shutdown=10,
+            proxy_headers=True,
+            forwarded_allow_ips=settings.forwarded_allow_ips,
         )
     finally:
         if supervisor:

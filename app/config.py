@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     stale_after_s: int = Field(default=120, ge=5)
     reconcile_interval_s: float = Field(default=15.0, gt=0)
 
+    # Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (comma-separated IPs, or "*").
+    # Behind a reverse proxy on another host, name it here: sign-in throttling counts per client address,
+    # and without it every family member would share the proxy's.
+    forwarded_allow_ips: str = "127.0.0.1"
+
     session_days: int = Field(default=30, ge=1)
     cookie_secure: Literal["auto", "always", "never"] = "auto"
 
