@@ -8,14 +8,12 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from app.clips import create_clip
 from app.config import Settings
 from app.db import Database
 from app.images import ImageRejected
 from app.migrate import upgrade
 from app.models import User
-from app.photos import ingest_photo
-from app.schemas import ClipRequest
+from app.photos import add_photo
 from app.storage import MediaStore
 from worker.celery_app import create_celery
 
@@ -64,32 +62,20 @@ def import_directory(
                 )
             owner_id = owner.id
         for index, path in enumerate(files):
-            with database.session() as session:
-                try:
-                    ingested = ingest_photo(
-                        session=session,
-                        store=store,
-                        settings=settings,
-                        data=path.read_bytes(),
-                        filename=path.name,
-                        owner_id=owner_id,
-                    )
-                except ImageRejected as exc:
-                    report.refused.append((str(path.relative_to(directory)), exc.message))
-                    ingested = None
-                clip = None
-                if ingested is not None and ingested.duplicate:
-                    report.duplicates += 1
-                elif ingested is not None:
-                    report.added += 1
-                    if animate:
-                        clip = create_clip(
-                            session=session, photo=ingested.photo, request=ClipRequest(), settings=settings
-                        )
-            if clip is not None:
-                # Queued even if no worker runs now: `vivant serve` or a worker picks it up later.
-                dispatcher.send(clip.id, clip.engine)
-                report.queued += 1
+            try:
+                added = add_photo(
+                    database=database, store=store, settings=settings, data=path.read_bytes(),
+                    filename=path.name, owner_id=owner_id, animate=animate,
+                )  # fmt: skip
+            except ImageRejected as exc:
+                report.refused.append((str(path.relative_to(directory)), exc.message))
+            else:
+                report.duplicates += added.duplicate
+                report.added += not added.duplicate
+                if added.clip is not None:
+                    # Queued even if no worker runs now: `vivant serve` or a worker picks it up later.
+                    dispatcher.send(added.clip.id, added.clip.engine)
+                    report.queued += 1
             progress((index + 1) / len(files))
     finally:
         database.dispose()

@@ -8,9 +8,12 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.clips import create_clip
 from app.config import Settings
+from app.db import Database
 from app.images import decode_upload, encode_jpeg
-from app.models import Photo
+from app.models import Clip, Photo
+from app.schemas import ClipRequest
 from app.storage import MediaStore, write_atomic
 
 DISPLAY_LONG_SIDE = 2560
@@ -81,6 +84,39 @@ def ingest_photo(
             path.unlink(missing_ok=True)
         raise
     return Ingested(photo, duplicate=False)
+
+
+@dataclass(frozen=True)
+class Added:
+    photo: Photo
+    duplicate: bool
+    clip: Clip | None  # the default clip queued for a new photo, when asked
+
+
+def add_photo(
+    *,
+    database: Database,
+    store: MediaStore,
+    settings: Settings,
+    data: bytes,
+    filename: str | None,
+    owner_id: str,
+    animate: bool,
+) -> Added:
+    """One photo in its own transaction, with a default clip row for a new one when `animate`.
+
+    Raises app.images.ImageRejected before anything is written. The clip still has to be sent.
+    """
+    with database.session() as session:
+        ingested = ingest_photo(
+            session=session, store=store, settings=settings, data=data, filename=filename, owner_id=owner_id
+        )
+        clip = None
+        if animate and not ingested.duplicate:
+            clip = create_clip(
+                session=session, photo=ingested.photo, request=ClipRequest(), settings=settings
+            )
+    return Added(ingested.photo, ingested.duplicate, clip)
 
 
 def list_photos(*, session: Session, limit: int, cursor: str | None) -> tuple[list[Photo], str | None]:

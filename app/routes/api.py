@@ -23,7 +23,7 @@ from app.deps import (
 )
 from app.images import ImageRejected
 from app.models import Share, User
-from app.photos import delete_photo, ingest_photo, list_photos
+from app.photos import add_photo, delete_photo, list_photos
 from app.schemas import (
     ClipOut,
     ClipRequest,
@@ -105,40 +105,29 @@ def add_user(body: NewUser, admin: AdminUser, session: SessionDep) -> UserOut:
 
 def _ingest_all(
     services: Services, files: list[tuple[str, bytes]], owner_id: str
-) -> list[UploadedPhoto | RefusedFile | ImageRejected]:
-    results: list[UploadedPhoto | RefusedFile | ImageRejected] = []
-    settings = services.settings
+) -> list[UploadedPhoto | ImageRejected]:
+    results: list[UploadedPhoto | ImageRejected] = []
     for filename, data in files:
-        with services.database.session() as session:
-            try:
-                ingested = ingest_photo(
-                    session=session,
-                    store=services.store,
-                    settings=settings,
-                    data=data,
-                    filename=filename,
-                    owner_id=owner_id,
-                )
-            except ImageRejected as exc:
-                results.append(exc)
-                continue
-            photo = ingested.photo
-            clip_id = None
-            if settings.auto_animate and not ingested.duplicate:
-                clip_id = create_clip(
-                    session=session, photo=photo, request=ClipRequest(), settings=settings
-                ).id
-            results.append(
-                UploadedPhoto(
-                    id=photo.id,
-                    sha256=photo.sha256,
-                    width=photo.width,
-                    height=photo.height,
-                    duplicate=ingested.duplicate,
-                    filename=photo.original_name,
-                    clip_id=clip_id,
-                )
-            )
+        try:
+            added = add_photo(
+                database=services.database, store=services.store, settings=services.settings, data=data,
+                filename=filename, owner_id=owner_id, animate=services.settings.auto_animate,
+            )  # fmt: skip
+        except ImageRejected as exc:
+            results.append(exc)
+            continue
+        photo = added.photo
+        results.append(
+            UploadedPhoto(
+                id=photo.id,
+                sha256=photo.sha256,
+                width=photo.width,
+                height=photo.height,
+                duplicate=added.duplicate,
+                filename=photo.original_name,
+                clip_id=added.clip.id if added.clip else None,
+            )  # fmt: skip
+        )
     return results
 
 

@@ -1,0 +1,104 @@
+"""The `vivant` command line as a person types it: real processes, a real data dir."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fixture_paths import FIXTURES
+from worker.video import probe
+
+COMMANDS = ["serve", "worker", "animate", "import", "createuser", "models", "metrics", "bench"]
+
+
+def vivant(
+    *args: str, data_dir: Path | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    if data_dir is not None:
+        env["VIVANT_DATA_DIR"] = str(data_dir)
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_every_command_is_listed_and_has_help() -> None:
+    listing = vivant("--help")
+    assert listing.returncode == 0
+    for command in COMMANDS:
+        assert command in listing.stdout
+        helped = vivant(command, "--help")
+        assert helped.returncode == 0 and "Usage:" in helped.stdout, command
+    assert vivant("models", "list", "--help").returncode == 0
+
+
+def test_createuser_then_import_a_folder(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    folder = tmp_path / "family"
+    (folder / "summer").mkdir(parents=True)
+    shutil.copy(FIXTURES / "photos" / "hopper.jpg", folder / "hopper.jpg")
+    shutil.copy(FIXTURES / "photos" / "dog.png", folder / "summer" / "dog.png")
+    shutil.copy(FIXTURES / "bad" / "text_named_as.jpg", folder / "notes.jpg")
+
+    refused = vivant("import", str(folder), data_dir=data)
+    assert refused.returncode != 0 and "createuser" in refused.stderr
+
+    created = vivant("createuser", "Grandma@Example.com", "--admin", "--password-stdin", data_dir=data,
+                     stdin="a long password\n")  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    assert "created administrator grandma@example.com" in created.stdout
+    again = vivant(
+        "createuser", "grandma@example.com", "--password-stdin", data_dir=data, stdin="another one\n"
+    )
+    assert again.returncode != 0 and "already exists" in again.stderr
+
+    first = vivant("import", str(folder), "--animate", data_dir=data)
+    assert first.returncode == 0, first.stderr
+    assert "2 added, 0 already there, 1 refused, 2 clips queued" in first.stdout
+    assert "notes.jpg" in first.stderr
+    second = vivant("import", str(folder), data_dir=data)
+    assert "0 added, 2 already there, 1 refused, 0 clips queued" in second.stdout
+
+
+def test_animate_prints_the_path_last_and_metrics_reads_it_back(tmp_path: Path) -> None:
+    photo = FIXTURES / "photos" / "einstein.jpg"
+    out = tmp_path / "clip.mp4"
+    made = vivant("animate", str(photo), "-o", str(out), "--seconds", "2", "--fps", "12", "--loop")
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.strip().splitlines()[-1] == str(out)
+    info = probe(out)
+    assert (info.codec, info.frames) == ("h264", 24)
+    measured = vivant("metrics", str(out), "--photo", str(photo))
+    assert measured.returncode == 0, measured.stderr
+    metrics = json.loads(measured.stdout)
+    assert metrics["psnr_first"] >= 36 and metrics["loop_seam"] <= 3
+
+
+def test_animate_refuses_a_file_that_is_not_a_photo(tmp_path: Path) -> None:
+    result = vivant("animate", str(FIXTURES / "bad" / "script.svg"), "-o", str(tmp_path / "x.mp4"))
+    assert result.returncode != 0
+    assert "script.svg" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "x.mp4").exists()
+
+
+@pytest.mark.parametrize("preset", ["svd-xt", "ltx", "wan", "cogvideox"])
+def test_models_list_names_each_preset_and_where_its_weights_go(tmp_path: Path, preset: str) -> None:
+    env_dir = tmp_path / "models"
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "models", "list"],
+        env=dict(os.environ, VIVANT_MODEL_DIR=str(env_dir)), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0
+    line = next(row for row in result.stdout.splitlines() if row.startswith(preset))
+    assert " no " in f" {line} "
