@@ -55,6 +55,8 @@ def fault_settings(
         "stale_after_s": 6,
         "reconcile_interval_s": 1.0,
         "clip_long_side": 640,
+        # Long enough (about 2 s of rendering on a quiet machine) that a test can catch a clip mid-render.
+        "default_seconds": 8.0,
     }
     settings = Settings(**(values | fields))  # type: ignore[arg-type]
     settings.ensure_dirs()
@@ -214,13 +216,14 @@ celery.worker_main(["worker", "--queues", "cpu,gpu", "--concurrency", "2", "--po
 def test_redelivery_after_visibility_timeout_renders_once(
     tmp_path: Path, redis_db_url: str, fresh_postgres: str
 ) -> None:
-    # A render of several seconds even on a fast machine, far past the 2 s visibility timeout below.
+    # A render of several seconds even on a fast, quiet machine (288 frames at 1280 px: about 8 s here),
+    # far past the 2 s visibility timeout below: a render shorter than the restore cycle is never re-sent.
     settings = fault_settings(
         tmp_path,
         database_url=fresh_postgres,
         broker_url=redis_db_url,
-        clip_long_side=960,
-        default_seconds=6.0,
+        clip_long_side=1280,
+        default_seconds=12.0,
     )
     clips = Clips(settings)
     log = tmp_path / "worker.log"
