@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from pathlib import Path
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
@@ -74,7 +73,3 @@ class MediaStore:
             paths += [self.video(clip_id), self.poster(clip_id)]
         for path in paths:
             path.unlink(missing_ok=True)
-
-    def free_bytes(self) -> int:
-        self.root.mkdir(parents=True, exist_ok=True)
-        return shutil.disk_usage(self.root).free

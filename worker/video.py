@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -108,22 +107,6 @@ class Mp4Writer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
-
-
-def encode_mp4(frames: Iterable[np.ndarray], path: Path, *, fps: int) -> int:
-    """Encode frames to `path`; returns the number of frames written."""
-    writer: Mp4Writer | None = None
-    try:
-        for frame in frames:
-            if writer is None:
-                writer = Mp4Writer(path, width=frame.shape[1], height=frame.shape[0], fps=fps)
-            writer.write(frame)
-    finally:
-        if writer is not None:
-            writer.close()
-    if writer is None:
-        raise ValueError("no frames to encode")
-    return writer.frames_written
 
 
 def save_poster(frame: np.ndarray, path: Path, *, quality: int = 88) -> None:
