@@ -191,6 +191,13 @@ def worker(queues: str, concurrency: int | None, quiet: bool, data_dir: Path | N
     default=None,
     help="PNG mask the size of the photo: white areas stay exactly still.",
 )
+@click.option(
+    "--metrics",
+    "all_metrics",
+    is_flag=True,
+    help="Measure everything the clip page shows (fidelity, flicker, smoothness, edges, parallax, loop "
+    "seam) and print it as JSON before the path. By default only the motion is measured.",
+)
 def animate(
     photo: Path,
     output: Path | None,
@@ -204,6 +211,7 @@ def animate(
     loop: bool,
     seed: int,
     keep_still: Path | None,
+    all_metrics: bool,
 ) -> None:
     """Make one clip from PHOTO, with no server; prints the output path last."""
     from worker.standalone import animate_file
@@ -223,12 +231,22 @@ def animate(
             loop=loop,
             seed=seed,
             keep_still=keep_still,
+            all_metrics=all_metrics,
             progress=ProgressLine(photo.name),
             max_pixels=_settings().max_pixels,
         )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"{result.width}x{result.height}, {result.frames} frames", err=True)
+    low, high = result.metrics["band"]
+    click.echo(
+        f"{result.width}x{result.height}, {result.frames} frames; motion {result.metrics['flow_mean']:.2f} "
+        f"px/frame at 720 px ({strength}: {low}-{high}, {result.metrics['gate'].replace('_', ' ')})",
+        err=True,
+    )
+    if all_metrics:
+        import json
+
+        click.echo(json.dumps(result.metrics, indent=2))
     click.echo(str(output))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -83,6 +84,31 @@ def test_animate_prints_the_path_last_and_metrics_reads_it_back(tmp_path: Path) 
     assert measured.returncode == 0, measured.stderr
     metrics = json.loads(measured.stdout)
     assert metrics["psnr_first"] >= 36 and metrics["loop_seam"] <= 3
+
+
+def test_animate_reports_the_motion_it_gated_and_with_metrics_prints_every_measure(tmp_path: Path) -> None:
+    photo = FIXTURES / "photos" / "dog.png"
+    out = tmp_path / "dog.mp4"
+    plain = vivant(
+        "animate", str(photo), "-o", str(out), "--seconds", "1", "--fps", "12", "--long-side", "320"
+    )
+    assert plain.returncode == 0, plain.stderr
+    assert plain.stdout.strip() == str(out)  # only the path: scripts read it
+    line = (
+        r"320x320, 12 frames; motion (\d\.\d\d) px/frame at 720 px \(gentle: 0.08-1.0, (in band|adjusted)\)"
+    )
+    shown = re.search(line, plain.stderr)
+    assert shown is not None, plain.stderr
+
+    full = vivant("animate", str(photo), "-o", str(out), "--seconds", "1", "--fps", "12",
+                  "--long-side", "320", "--metrics")  # fmt: skip
+    assert full.returncode == 0, full.stderr
+    *report, path = full.stdout.strip().splitlines()
+    metrics = json.loads("\n".join(report))
+    assert path == str(out)
+    assert metrics["psnr_first"] >= 36 and metrics["edges_ok"] and metrics["smoothness"] > 0.99
+    # The motion printed on the line is the motion measured: the same figure both ways.
+    assert metrics["flow_mean"] == pytest.approx(float(shown[1]), abs=0.006)
 
 
 def test_animate_refuses_a_file_that_is_not_a_photo(tmp_path: Path) -> None:

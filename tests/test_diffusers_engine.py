@@ -17,9 +17,8 @@ import pytest
 from app.config import Settings
 from tests.fixture_paths import FIXTURES
 from tests.tiny_pipelines import save_tiny_preset, tiny_presets
-from worker.engines.base import EngineError, MotionSpec, output_size
+from worker.engines.base import EngineError, MotionSpec, output_size, resize_to
 from worker.engines.diffusers_i2v import DiffusersEngine, GpuOptions
-from worker.engines.postprocess import resize
 from worker.engines.presets import PRESETS, models_list_text
 from worker.render import render_clip
 from worker.video import probe, read_frames
@@ -74,7 +73,7 @@ def test_diffusers_preset_renders_a_faithful_clip(tmp_path: Path, preset: str, l
     assert (info.codec, info.width, info.height, info.frames) == ("h264", width, height, spec.frame_count)
     assert result.frames == spec.frame_count
     frames = read_frames(video)
-    assert _psnr(frames[0], resize(photo, width, height)) >= 32
+    assert _psnr(frames[0], resize_to(photo, (width, height))) >= 32
     # The model's (random) output reached the clip: the middle is far from the photo.
     assert _psnr(frames[len(frames) // 2], frames[0]) < 25
     assert seen == sorted(seen) and seen[-1] == pytest.approx(1.0)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from worker.engines.base import MotionSpec, output_size
-from worker.engines.postprocess import Box, finish, letterbox, resize
+from worker.engines.base import MotionSpec, output_size, resize_to
+from worker.engines.postprocess import Box, finish, letterbox
 from worker.engines.presets import NEGATIVE_PROMPT, PRESETS, get_preset
 
 GREY = 110
@@ -40,7 +40,7 @@ def test_diffusers_letterbox_keeps_the_whole_photo_centred() -> None:
     canvas, box = letterbox(photo, 192, 128)
     assert canvas.shape == (128, 192, 3)
     assert (box.height, box.width) == (128, 96) and box.x == 48 and box.y == 0
-    np.testing.assert_array_equal(canvas[:, 48:144], resize(photo, 96, 128))
+    np.testing.assert_array_equal(canvas[:, 48:144], resize_to(photo, (96, 128)))
     # The borders continue the photo, softly, instead of black bars.
     assert abs(float(canvas[:, :40].mean()) - float(photo.mean())) < 40
 
@@ -52,7 +52,7 @@ def test_diffusers_finish_starts_on_the_photo_at_its_aspect_and_length() -> None
     width, height = output_size(120, 160, 100)
     assert len(frames) == spec.frame_count == 12
     assert all(f.shape == (height, width, 3) and f.dtype == np.uint8 for f in frames)
-    np.testing.assert_array_equal(frames[0], resize(photo, width, height))
+    np.testing.assert_array_equal(frames[0], resize_to(photo, (width, height)))
 
     # The photo blends into the motion: the second frame is still close to it, the last has moved on.
     def away(frame: np.ndarray) -> float:

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from worker.engines.base import Engine, MotionSpec, ProgressFn, output_size
+from worker.engines.base import Engine, MotionSpec, ProgressFn, output_size, resize_to
 from worker.metrics import FLOW_BANDS, MetricsAccumulator, measure, measure_file, metrics_command
 from worker.render import render_clip
 from worker.video import probe
@@ -193,7 +193,7 @@ class PanEngine(Engine):
     def _frames(self, image: np.ndarray, spec: MotionSpec, progress: ProgressFn) -> Iterator[np.ndarray]:
         self.amplitudes.append(spec.amplitude)
         w, h = output_size(image.shape[1], image.shape[0], spec.long_side)
-        base = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+        base = resize_to(image, (w, h))
         for i in range(spec.frame_count):
             matrix = np.float32([[1, 0, spec.amplitude * self.speed * i], [0, 1, 0]])
             yield cv2.warpAffine(base, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)

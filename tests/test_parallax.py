@@ -13,7 +13,7 @@ import pytest
 from app.images import load_photo_rgb
 from tests.fixture_paths import FIXTURES
 from worker.engines import get_engine
-from worker.engines.base import MotionSpec, output_size
+from worker.engines.base import MotionSpec, output_size, resize_to
 from worker.engines.camera import camera_path, choose_camera
 from worker.engines.depth import estimate_scene
 from worker.engines.parallax import ParallaxEngine, _plan
@@ -31,8 +31,7 @@ def _photo(name: str) -> np.ndarray:
 
 
 def _resized(image: np.ndarray, spec: MotionSpec) -> np.ndarray:
-    size = output_size(image.shape[1], image.shape[0], spec.long_side)
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return resize_to(image, output_size(image.shape[1], image.shape[0], spec.long_side))
 
 
 def _render(image: np.ndarray, spec: MotionSpec) -> list[np.ndarray]:
@@ -163,8 +162,7 @@ def test_every_source_coordinate_stays_inside_the_photo(name: str, camera: str) 
     plan = _plan(base, scene, spec, path)
     h, w = base.shape[:2]
     for index in range(1, spec.frame_count):
-        zoom = float(plan.zoom[index])
-        map_x, map_y = plan.x.compose(index, zoom), plan.y.compose(index, zoom)
+        map_x, map_y = plan.maps(index)
         assert map_x.min() >= 0 and map_x.max() <= w - 1, f"frame {index} samples outside horizontally"
         assert map_y.min() >= 0 and map_y.max() <= h - 1, f"frame {index} samples outside vertically"
 

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from app.images import load_photo_rgb
-from worker.engines.base import Strength
+from worker.engines.base import Strength, resize_to
 
 MEASURE_LONG_SIDE = 720
 # Farneback costs 65-110 ms a pair at 720 (6-10 s a clip on two cores) but 5-10 ms at 240. There it
@@ -126,7 +126,7 @@ def _fit_affine(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
 def psnr_against_photo(frame: np.ndarray, photo: np.ndarray) -> float:
     """PSNR in dB of a frame against the photo resized to the frame's size."""
     if photo.shape != frame.shape:
-        photo = cv2.resize(photo, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_AREA)
+        photo = resize_to(photo, (frame.shape[1], frame.shape[0]))
     return _psnr(frame, photo)
 
 
@@ -168,6 +168,71 @@ def _edge_fault(stats: _EdgeStats, first: _EdgeStats) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class FlowStats:
+    """The motion of a clip, pair by pair: what the strength gate acts on (px/frame at 720)."""
+
+    flow_mean: float
+    flow_max: float
+    flow_p99_max: float
+    steadiness: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {key: round(value, 4) for key, value in asdict(self).items()}
+
+
+class FlowMeter:
+    """Farneback flow of each neighbouring pair of frames, streamed.
+
+    On its own it is all the strength gate needs (`vivant animate` measures only this); the
+    MetricsAccumulator feeds it the grey copies it makes anyway."""
+
+    def __init__(self) -> None:
+        self._prev_small: np.ndarray | None = None
+        self._scale = 1.0
+        self._pair_flow: list[float] = []
+        self._pair_p99: list[float] = []
+
+    def add(self, frame: np.ndarray) -> None:
+        """An RGB frame at any size."""
+        self.add_gray(cv2.cvtColor(_to_long_side(frame, MEASURE_LONG_SIDE), cv2.COLOR_RGB2GRAY))
+
+    def add_gray(self, gray: np.ndarray) -> None:
+        """A grey frame at MEASURE_LONG_SIDE."""
+        # Small clips too are measured at 240: at their own size (128 px) H.264 noise reads as jitter.
+        small = _to_long_side(gray, FLOW_LONG_SIDE)
+        previous, self._prev_small = self._prev_small, small
+        if previous is None:
+            self._scale = max(gray.shape) / max(small.shape)
+            return
+        if cv2.norm(previous, small, cv2.NORM_INF) == 0:
+            # A repeated frame did not move; Farneback would only add its own noise (about 0.003 px).
+            self._pair_flow.append(0.0)
+            self._pair_p99.append(0.0)
+            return
+        flow = cv2.calcOpticalFlowFarneback(
+            previous, small, None, pyr_scale=0.5, levels=3, winsize=9, iterations=1,
+            poly_n=5, poly_sigma=1.1, flags=0,
+        )  # fmt: skip
+        magnitude = cv2.magnitude(flow[..., 0], flow[..., 1]) * self._scale
+        self._pair_flow.append(float(magnitude.mean()))
+        # Every 4th pixel is plenty for a percentile and costs a quarter.
+        self._pair_p99.append(float(np.percentile(magnitude.ravel()[::4], 99)))
+
+    def result(self) -> FlowStats:
+        if not self._pair_flow:
+            raise ValueError("a clip needs at least 2 frames to measure its motion")
+        flows = np.array(self._pair_flow)
+        flow_mean = float(flows.mean())
+        steadiness = float(np.abs(np.diff(flows)).mean()) / max(flow_mean, 0.2) if len(flows) > 1 else 0.0
+        return FlowStats(
+            flow_mean=flow_mean,
+            flow_max=float(flows.max()),
+            flow_p99_max=float(max(self._pair_p99)),
+            steadiness=steadiness,
+        )
+
+
 class MetricsAccumulator:
     """Measures a clip frame by frame, keeping a few 720-pixel copies, never the whole clip."""
 
@@ -190,10 +255,7 @@ class MetricsAccumulator:
         self._prev: np.ndarray | None = None
         self._prev_gray: np.ndarray | None = None
         self._prev2: np.ndarray | None = None
-        self._prev_small: np.ndarray | None = None
-        self._flow_scale = 1.0
-        self._pair_flow: list[float] = []
-        self._pair_p99: list[float] = []
+        self._flow = FlowMeter()
         self._pair_diff: list[float] = []
         self._smooth_err: list[float] = []
         self._edge_change = 0.0
@@ -215,43 +277,27 @@ class MetricsAccumulator:
             raise ValueError(f"frame {index} is {frame.shape[1]}x{frame.shape[0]}, the clip is {self._size}")
         rgb = _to_long_side(frame, MEASURE_LONG_SIDE)
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-        # Small clips too are measured at 240: at their own size (128 px) H.264 noise reads as jitter.
-        small = _to_long_side(gray, FLOW_LONG_SIDE)
+        self._flow.add_gray(gray)
         if index == 0:
-            self._start(rgb, gray, small)
+            self._start(rgb, gray)
         else:
-            self._pair(rgb, small)
+            self._pair(rgb)
             self._edges(index, gray)
             if index == self._frame_count // 2:
                 self._middle_parallax = self._parallax_at(gray)
-        self._prev2, self._prev, self._prev_gray, self._prev_small = self._prev, rgb, gray, small
+        self._prev2, self._prev, self._prev_gray = self._prev, rgb, gray
 
-    def _start(self, rgb: np.ndarray, gray: np.ndarray, small: np.ndarray) -> None:
+    def _start(self, rgb: np.ndarray, gray: np.ndarray) -> None:
         self._first, self._first_gray = rgb, gray
-        self._flow_scale = max(gray.shape) / max(small.shape)
         self._first_edges = _edge_lines(gray)
         self._first_edge_stats = {side: _EdgeStats.of(lines) for side, lines in self._first_edges.items()}
         corners = cv2.goodFeaturesToTrack(gray, MAX_CORNERS, qualityLevel=0.01, minDistance=10, blockSize=7)
         if corners is not None and len(corners) >= 8:
             self._corners = corners.astype(np.float32)
 
-    def _pair(self, rgb: np.ndarray, small: np.ndarray) -> None:
-        assert self._prev is not None and self._prev_small is not None
-        diff = _mean_abs_diff(self._prev, rgb)
-        self._pair_diff.append(diff)
-        if diff == 0.0:
-            # A repeated frame did not move; Farneback would only add its own noise (about 0.003 px).
-            self._pair_flow.append(0.0)
-            self._pair_p99.append(0.0)
-        else:
-            flow = cv2.calcOpticalFlowFarneback(
-                self._prev_small, small, None, pyr_scale=0.5, levels=3, winsize=9, iterations=1,
-                poly_n=5, poly_sigma=1.1, flags=0,
-            )  # fmt: skip
-            magnitude = cv2.magnitude(flow[..., 0], flow[..., 1]) * self._flow_scale
-            self._pair_flow.append(float(magnitude.mean()))
-            # Every 4th pixel is plenty for a percentile and costs a quarter.
-            self._pair_p99.append(float(np.percentile(magnitude.ravel()[::4], 99)))
+    def _pair(self, rgb: np.ndarray) -> None:
+        assert self._prev is not None
+        self._pair_diff.append(_mean_abs_diff(self._prev, rgb))
         if self._prev2 is not None:
             # The middle frame of three against the mean of its neighbours: zero for steady motion
             # of smooth content, large for a stutter or a frame that jumps out.
@@ -325,9 +371,7 @@ class MetricsAccumulator:
             raise ValueError(f"the clip was to have {self._frame_count} frames but {self._count} came")
         if self._count < 2 or self._first is None or self._prev is None:
             raise ValueError(f"a clip needs at least 2 frames to measure, got {self._count}")
-        flows = np.array(self._pair_flow)
-        flow_mean = float(flows.mean())
-        steadiness = float(np.abs(np.diff(flows)).mean()) / max(flow_mean, 0.2) if len(flows) > 1 else 0.0
+        motion = self._flow.result()
         diffs = np.array(self._pair_diff)
         smooth = (255.0 - float(np.mean(self._smooth_err))) / 255.0 if self._smooth_err else 1.0
         faults = tuple(
@@ -340,10 +384,10 @@ class MetricsAccumulator:
             frames=self._count,
             fps=float(self._fps),
             psnr_first=self._psnr,
-            flow_mean=flow_mean,
-            flow_max=float(flows.max()),
-            flow_p99_max=float(max(self._pair_p99)),
-            steadiness=steadiness,
+            flow_mean=motion.flow_mean,
+            flow_max=motion.flow_max,
+            flow_p99_max=motion.flow_p99_max,
+            steadiness=motion.steadiness,
             flicker=(255.0 - float(diffs.mean())) / 255.0,
             smoothness=smooth,
             edge_change=self._edge_change,

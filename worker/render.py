@@ -2,6 +2,8 @@
 
 The strength gate: every clip is measured while it is encoded, and a clip whose motion leaves its
 strength's band is rendered again with a scaled amplitude, so "subtle" is enforced by measurement.
+Clips the web app stores get every measure (they are shown on the clip's page); `vivant animate`
+measures only the motion the gate acts on, unless asked for the rest.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from worker.metrics import (
     MAX_PAIR_FLOW,
     ClipMetrics,
     FlowBand,
+    FlowMeter,
+    FlowStats,
     MetricsAccumulator,
     first_frame,
     psnr_against_photo,
@@ -51,11 +55,14 @@ def _tmp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
-def in_band(metrics: ClipMetrics, band: FlowBand) -> bool:
+Measured = ClipMetrics | FlowStats
+
+
+def in_band(metrics: Measured, band: FlowBand) -> bool:
     return band.contains(metrics.flow_mean) and metrics.flow_max <= MAX_PAIR_FLOW
 
 
-def amplitude_factor(metrics: ClipMetrics, band: FlowBand) -> float:
+def amplitude_factor(metrics: Measured, band: FlowBand) -> float:
     """What to multiply the amplitude by to bring the motion into the band, taking motion as
     proportional to amplitude (true of a camera move, roughly true of the rest)."""
     too_much = max(metrics.flow_mean / band.high, metrics.flow_max / MAX_PAIR_FLOW)
@@ -84,17 +91,20 @@ def _encode_measured(
     tmp_video: Path,
     tmp_poster: Path,
     progress: ProgressFn,
-) -> tuple[int, ClipMetrics]:
+    all_metrics: bool,
+) -> tuple[int, Measured]:
     """One render streamed into the encoder and the metrics together; no frame is kept whole.
 
     Motion is measured on the frames as rendered; the first frame's fidelity on the encoded file,
     since H.264 costs a few dB and that is what people see."""
-    accumulator = MetricsAccumulator(fps=spec.fps, frame_count=spec.frame_count)
+    meter: MetricsAccumulator | FlowMeter = (
+        MetricsAccumulator(fps=spec.fps, frame_count=spec.frame_count) if all_metrics else FlowMeter()
+    )
     # Measuring runs beside encoding (OpenCV and x264 release the GIL); the queue is short, so at
     # most a few frames wait and a fault on either side ends the render.
     pending: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=4)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="measure") as pool:
-        measuring = pool.submit(_measure_from, pending, accumulator)
+        measuring = pool.submit(_measure_from, pending, meter)
         try:
             with Mp4Writer(tmp_video, width=size[0], height=size[1], fps=spec.fps) as writer:
                 for index, frame in enumerate(engine.render(image, spec, progress)):
@@ -106,12 +116,14 @@ def _encode_measured(
         finally:
             _put_unless_failed(pending, None, measuring)
         measuring.result()
-    return frames, replace(accumulator.result(), psnr_first=psnr_against_photo(first_frame(tmp_video), image))
+    if isinstance(meter, FlowMeter):
+        return frames, meter.result()
+    return frames, replace(meter.result(), psnr_first=psnr_against_photo(first_frame(tmp_video), image))
 
 
-def _measure_from(pending: queue.Queue[np.ndarray | None], accumulator: MetricsAccumulator) -> None:
+def _measure_from(pending: queue.Queue[np.ndarray | None], meter: MetricsAccumulator | FlowMeter) -> None:
     while (frame := pending.get()) is not None:
-        accumulator.add(frame)
+        meter.add(frame)
 
 
 def _put_unless_failed(
@@ -134,8 +146,12 @@ def render_clip(
     video_path: Path,
     poster_path: Path,
     progress: ProgressFn,
+    all_metrics: bool = True,
 ) -> RenderResult:
     """Render, measure, encode and store one clip. Files appear whole or not at all.
+
+    With `all_metrics` false only the motion is measured (FlowStats): the gate works the same, and
+    the clip is ready sooner.
 
     A render whose mean flow leaves the strength's band (or any pair of frames passes the cap) is
     rendered again with the amplitude scaled by measured/target, up to MAX_ATTEMPTS renders. The last
@@ -160,6 +176,7 @@ def render_clip(
                 tmp_video=tmp_video,
                 tmp_poster=tmp_poster,
                 progress=_attempt_progress(progress, attempt),
+                all_metrics=all_metrics,
             )
             fits = in_band(metrics, band)
             if fits or attempt == MAX_ATTEMPTS or metrics.flow_mean < _NOTHING_MOVED:

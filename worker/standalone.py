@@ -38,10 +38,14 @@ def animate_file(
     loop: bool = False,
     seed: int = 0,
     keep_still: Path | None = None,
+    all_metrics: bool = False,
     progress: ProgressFn,
     max_pixels: int,
 ) -> RenderResult:
-    """Raises ValueError with a message for the person at the terminal."""
+    """Raises ValueError with a message for the person at the terminal.
+
+    Only the motion the strength gate acts on is measured unless `all_metrics` is set: there is no
+    clip page here to show the rest, and measuring it would cost a third more time."""
     try:
         # Without a mask, decoding at reduced size is free speed; a mask is drawn at the photo's full size.
         image = load_photo_rgb(photo, max_pixels=max_pixels, max_side=None if keep_still else long_side)
@@ -65,6 +69,7 @@ def animate_file(
             video_path=output,
             poster_path=output.with_suffix(".jpg"),
             progress=progress,
+            all_metrics=all_metrics,
         )
     except (ImageRejected, EngineError) as exc:
         raise ValueError(f"{photo.name}: {exc}") from None

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import ClassVar, Literal
 
+import cv2
 import numpy as np
 
 Strength = Literal["whisper", "gentle", "lively"]
@@ -66,14 +67,28 @@ class MotionSpec:
 
 
 def output_size(width: int, height: int, long_side: int) -> tuple[int, int]:
-    """The clip's size: the photo's aspect ratio, long side capped, never upscaled, even sides.
+    """The clip's size: the photo's aspect ratio at `long_side` on its long side, with even sides.
 
-    H.264 in yuv420p needs even dimensions; rounding each side to even keeps the ratio within a pixel.
+    Small photos are enlarged too. Motion of a fraction of a pixel per frame needs pixels to move
+    through: rendered at 128 px and enlarged by the browser, a slow push steps and shimmers, while
+    rendered at the size it is watched it glides. H.264 in yuv420p needs even dimensions; rounding
+    each side to even keeps the ratio within a pixel.
     """
-    scale = min(1.0, long_side / max(width, height))
+    scale = long_side / max(width, height)
     w = max(2, int(round(width * scale / 2)) * 2)
     h = max(2, int(round(height * scale / 2)) * 2)
     return w, h
+
+
+def resize_to(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """`image` at `size` (width, height): area-averaged when shrinking, bicubic when enlarging.
+
+    Engines make their first frame with it and the metrics compare that frame against the photo
+    with it, so the two agree to the last bit."""
+    if (image.shape[1], image.shape[0]) == size:
+        return image.copy()
+    shrinking = size[0] * size[1] < image.shape[0] * image.shape[1]
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
 
 
 class Engine(ABC):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from worker.engines.base import MotionSpec, output_size
+from worker.engines.base import MotionSpec, output_size, resize_to
 
 # Colour transfer may stretch or shrink a channel's contrast only this far: enough to undo a model's
 # drift, not enough to amplify noise in a nearly flat channel.
@@ -36,11 +36,6 @@ def smoothstep(t: float) -> float:
     return t * t * (3.0 - 2.0 * t)
 
 
-def resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
-    shrinking = width * height < image.shape[0] * image.shape[1]
-    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
-
-
 def letterbox(image: np.ndarray, width: int, height: int) -> tuple[np.ndarray, Box]:
     """Fit the whole photo inside width x height, centred, with nothing cropped.
 
@@ -51,7 +46,7 @@ def letterbox(image: np.ndarray, width: int, height: int) -> tuple[np.ndarray, B
     scale = min(width / w, height / h)
     fit_w, fit_h = min(width, max(2, round(w * scale))), min(height, max(2, round(h * scale)))
     x, y = (width - fit_w) // 2, (height - fit_h) // 2
-    fitted = resize(image, fit_w, fit_h)
+    fitted = resize_to(image, (fit_w, fit_h))
     if (fit_w, fit_h) == (width, height):
         return fitted, Box(0, 0, width, height)
     canvas = cv2.copyMakeBorder(
@@ -101,7 +96,7 @@ class _Timeline:
             self._cache = {k: v for k, v in self._cache.items() if k >= index - 1}
             b = self._box
             crop = self._frames[index, b.y : b.y + b.height, b.x : b.x + b.width]
-            self._cache[index] = resize(crop, *self._size)
+            self._cache[index] = resize_to(crop, self._size)
         return self._cache[index]
 
     def at(self, position: float) -> np.ndarray:
@@ -129,7 +124,7 @@ def finish(
     `time_span` below 1 plays only that share of the generated motion over the whole clip.
     """
     out_w, out_h = output_size(photo.shape[1], photo.shape[0], spec.long_side)
-    reference = resize(photo, out_w, out_h)
+    reference = resize_to(photo, (out_w, out_h))
     reference_stats = _lab_stats(cv2.cvtColor(reference.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab))
     timeline = _Timeline(generated, box, out_w, out_h)
     n = spec.frame_count
