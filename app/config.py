@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from worker.engines.base import Strength
+from worker.choices import Strength
 
 HARD_LIMIT_GRACE_S = 30
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from worker.engines.base import Camera, Strength
+from worker.choices import Camera, Strength
 
 ClipStatus = Literal["queued", "running", "ready", "failed"]
 

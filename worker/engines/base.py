@@ -10,15 +10,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 import cv2
 import numpy as np
 
-Strength = Literal["whisper", "gentle", "lively"]
-Camera = Literal["auto", "still", "push", "drift", "orbit"]
-STRENGTHS: tuple[Strength, ...] = ("whisper", "gentle", "lively")
-CAMERAS: tuple[Camera, ...] = ("auto", "still", "push", "drift", "orbit")
+from worker.choices import CAMERAS, STRENGTHS, Camera, Strength
 
 ProgressFn = Callable[[float], None]
 
