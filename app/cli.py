@@ -13,6 +13,8 @@ from pathlib import Path
 
 import click
 
+from app.defaults import DEFAULT_MAX_PIXELS
+
 DATA_DIR_OPTION = click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -192,6 +194,14 @@ def worker(queues: str, concurrency: int | None, quiet: bool, data_dir: Path | N
     help="PNG mask the size of the photo: white areas stay exactly still.",
 )
 @click.option(
+    "--max-pixels",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_PIXELS,
+    show_default=True,
+    envvar="VIVANT_MAX_PIXELS",
+    help="Refuse a photo with more pixels than this (also read from VIVANT_MAX_PIXELS).",
+)
+@click.option(
     "--metrics",
     "all_metrics",
     is_flag=True,
@@ -211,6 +221,7 @@ def animate(
     loop: bool,
     seed: int,
     keep_still: Path | None,
+    max_pixels: int,
     all_metrics: bool,
 ) -> None:
     """Make one clip from PHOTO, with no server; prints the output path last."""
@@ -233,7 +244,9 @@ def animate(
             keep_still=keep_still,
             all_metrics=all_metrics,
             progress=ProgressLine(photo.name),
-            max_pixels=_settings().max_pixels,
+            # The one setting this command needs, as an option: the settings machinery would take a
+            # tenth of a second of the few this command runs.
+            max_pixels=max_pixels,
         )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None

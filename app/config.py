@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.defaults import DEFAULT_MAX_PIXELS
 from worker.choices import Strength
 
 HARD_LIMIT_GRACE_S = 30
@@ -26,7 +27,7 @@ class Settings(BaseSettings):
     public_url: str = ""  # absolute base for links in share previews; empty: taken from the request
 
     max_upload_mb: int = Field(default=100, ge=1)
-    max_pixels: int = Field(default=80_000_000, ge=1)
+    max_pixels: int = Field(default=DEFAULT_MAX_PIXELS, ge=1)
     decode_timeout_s: float = Field(default=30.0, gt=0)
 
     auto_animate: bool = True

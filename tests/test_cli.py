@@ -19,9 +19,9 @@ COMMANDS = ["serve", "worker", "animate", "import", "createuser", "models", "met
 
 
 def vivant(
-    *args: str, data_dir: Path | None = None, stdin: str | None = None
+    *args: str, data_dir: Path | None = None, stdin: str | None = None, **env_vars: str
 ) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env = dict(os.environ, OMP_NUM_THREADS="1", **env_vars)
     if data_dir is not None:
         env["VIVANT_DATA_DIR"] = str(data_dir)
     return subprocess.run(
@@ -109,6 +109,23 @@ def test_animate_reports_the_motion_it_gated_and_with_metrics_prints_every_measu
     assert metrics["psnr_first"] >= 36 and metrics["edges_ok"] and metrics["smoothness"] > 0.99
     # The motion printed on the line is the motion measured: the same figure both ways.
     assert metrics["flow_mean"] == pytest.approx(float(shown[1]), abs=0.006)
+
+
+@pytest.mark.parametrize("how", ["environment", "option"])
+def test_animate_keeps_the_pixel_limit_from_the_environment_or_its_option(tmp_path: Path, how: str) -> None:
+    out = tmp_path / "x.mp4"
+    photo = str(FIXTURES / "photos" / "einstein.jpg")  # 375x500: 187,500 pixels
+    if how == "environment":
+        refused = vivant("animate", photo, "-o", str(out), VIVANT_MAX_PIXELS="100000")
+    else:
+        refused = vivant("animate", photo, "-o", str(out), "--max-pixels", "100000", VIVANT_MAX_PIXELS="1")
+    assert refused.returncode != 0
+    assert (
+        "einstein.jpg" in refused.stderr
+        and "megapixels" in refused.stderr
+        and "Traceback" not in refused.stderr
+    )
+    assert not out.exists()
 
 
 def test_animate_refuses_a_file_that_is_not_a_photo(tmp_path: Path) -> None:

@@ -1,0 +1,7 @@
+"""Defaults shared by the settings and `vivant animate`, which reads its one limit as an option (with
+the same VIVANT_ environment variable) so that it starts without loading the settings machinery."""
+
+from __future__ import annotations
+
+# About a 10000x8000 photo: far beyond any camera a family owns, well short of a decompression bomb.
+DEFAULT_MAX_PIXELS = 80_000_000
