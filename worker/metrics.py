@@ -211,7 +211,7 @@ class FlowMeter:
             self._prev_expanded = dense_flow.expand(small)
             return
         if cv2.norm(previous, small, cv2.NORM_INF) == 0:
-            # A repeated frame did not move; Farneback would only add its own noise (about 0.003 px).
+            # A repeated frame did not move (flow() would say so too, at the cost of an expansion).
             self._pair_flow.append(0.0)
             self._pair_p99.append(0.0)
             return
