@@ -6,7 +6,9 @@ web framework it does not need.
 
 from __future__ import annotations
 
+import errno
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
@@ -86,29 +88,55 @@ def serve(host: str, port: int, data_dir: Path | None, no_worker: bool) -> None:
     settings = _settings(data_dir)
     settings.ensure_dirs()
     upgrade(settings.sqlalchemy_url)
+    # The port is taken before anything else starts, so "running" is only printed when it is true and
+    # a port already in use ends here with a reason, not after a worker was started for nothing.
+    listener = _listening_socket(host, port)
     # uvicorn shuts down gracefully on SIGTERM and then raises the signal again, which would end this
     # process before the `finally` below stops the worker, leaving it orphaned: exit normally instead.
     signal.signal(signal.SIGTERM, _exit_normally)
     supervisor = None if no_worker else WorkerSupervisor(settings)
     shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
+    if ":" in shown_host:
+        shown_host = f"[{shown_host}]"  # an IPv6 address in a URL
+    config = uvicorn.Config(
+        create_app(settings),
+        log_level="warning",
+        timeout_graceful_shutdown=10,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+    )
     try:
         if supervisor:
             supervisor.start()
         click.echo(
             f"Vivant is running: open http://{shown_host}:{port}/  (data in {settings.data_dir.resolve()})"
         )
-        uvicorn.run(
-            create_app(settings),
-            host=host,
-            port=port,
-            log_level="warning",
-            timeout_graceful_shutdown=10,
-            proxy_headers=True,
-            forwarded_allow_ips=settings.forwarded_allow_ips,
-        )
+        uvicorn.Server(config).run(sockets=[listener])
     finally:
+        listener.close()
         if supervisor:
             supervisor.stop()
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port, or a ClickException that says why not."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except socket.gaierror as exc:
+        raise click.ClickException(f"cannot listen on {host}: {exc.strerror}") from None
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    # Lets a restarted Vivant take the port back while the old connections linger in TIME_WAIT.
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        in_use = exc.errno == errno.EADDRINUSE
+        hint = " (is Vivant already running? choose another with --port)" if in_use else ""
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}{hint}") from None
+    # Listening now, not when uvicorn starts: a browser opened at once is queued, not refused.
+    listener.listen(2048)
+    return listener
 
 
 @main.command()

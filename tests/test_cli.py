@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -145,3 +146,14 @@ def test_models_list_names_each_preset_and_where_its_weights_go(tmp_path: Path, 
     assert result.returncode == 0
     line = next(row for row in result.stdout.splitlines() if row.startswith(preset))
     assert " no " in f" {line} "
+
+
+def test_serve_on_a_port_in_use_says_so_and_starts_nothing(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = vivant("serve", "--port", str(port), data_dir=tmp_path / "data")
+    assert result.returncode != 0
+    assert "already in use" in result.stderr and "--port" in result.stderr
+    assert "running" not in result.stdout and "Traceback" not in result.stderr
