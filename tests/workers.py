@@ -26,6 +26,9 @@ def settings_environment(settings: Settings, **extra: str) -> dict[str, str]:
         VIVANT_STALE_AFTER_S=str(settings.stale_after_s),
         VIVANT_TASK_TIME_LIMIT_S=str(settings.task_time_limit_s),
         VIVANT_BROKER_VISIBILITY_TIMEOUT_S=str(settings.broker_visibility_timeout_s),
+        VIVANT_CLIP_LONG_SIDE=str(settings.clip_long_side),
+        VIVANT_DEFAULT_SECONDS=str(settings.default_seconds),
+        VIVANT_RECONCILE_INTERVAL_S=str(settings.reconcile_interval_s),
         OMP_NUM_THREADS="1",
     )
     env.update(extra)
