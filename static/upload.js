@@ -92,10 +92,13 @@ document.addEventListener("DOMContentLoaded", () => {
     pump();
   }
 
-  input.addEventListener("change", () => {
+  function takeChosen() {
     add([...input.files]);
     input.value = ""; // the same files may be chosen again
-  });
+  }
+  input.addEventListener("change", takeChosen);
+  // Files chosen while this script was still loading fired their change event before anyone listened.
+  if (input.files.length) takeChosen();
   for (const type of ["dragenter", "dragover"]) {
     zone.addEventListener(type, (e) => {
       e.preventDefault();
