@@ -12,7 +12,7 @@ from app.clips import create_clip
 from app.config import Settings
 from app.db import Database
 from app.images import decode_upload, encode_jpeg
-from app.models import Clip, Photo
+from app.models import Clip, Photo, User
 from app.schemas import ClipRequest
 from app.storage import MediaStore, write_atomic
 
@@ -138,6 +138,12 @@ def list_photos(*, session: Session, limit: int, cursor: str | None) -> tuple[li
     photos = list(session.scalars(query))
     next_cursor = photos[limit - 1].id if len(photos) > limit else None
     return photos[:limit], next_cursor
+
+
+def may_delete(user: User, photo: Photo) -> bool:
+    """Deleting cannot be undone, so it is for the member who added the photo, or an admin; anyone in
+    the family may still revoke a link, which loses nothing."""
+    return user.is_admin or (photo.owner_id is not None and photo.owner_id == user.id)
 
 
 def delete_photo(*, session: Session, store: MediaStore, photo: Photo) -> None:

@@ -285,7 +285,8 @@ document.addEventListener("DOMContentLoaded", () => {
     poller.start();
   });
 
-  document.querySelector("[data-delete-photo]").addEventListener("click", async (event) => {
+  // Only whoever added the photo, or an admin, is shown the button.
+  document.querySelector("[data-delete-photo]")?.addEventListener("click", async (event) => {
     const button = event.currentTarget;
     if (!window.confirm("Delete this photo and all its clips and share links? This cannot be undone.")) {
       return;

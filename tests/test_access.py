@@ -37,8 +37,9 @@ MEMBER_EMAIL, MEMBER_PASSWORD = "member@example.com", "member password 1"
 # For checks the database cannot change (cookies, timing, redirects): once, on SQLite, to save time.
 SQLITE_ONLY = pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
 
-# Who may call a route: anyone; a signed-in member; an administrator; whoever holds a live share link.
-PUBLIC, MEMBER, ADMIN, LINK = "public", "member", "admin", "link"
+# Who may call a route: anyone; a signed-in member; the member who added the photo, or an administrator;
+# an administrator; whoever holds a live share link.
+PUBLIC, MEMBER, OWNER, ADMIN, LINK = "public", "member", "owner", "admin", "link"
 
 RULES: dict[tuple[str, str], str] = {
     ("GET", "/openapi.json"): PUBLIC,
@@ -55,7 +56,7 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/api/photos"): MEMBER,
     ("GET", "/api/photos"): MEMBER,
     ("GET", "/api/photos/{photo_id}"): MEMBER,
-    ("DELETE", "/api/photos/{photo_id}"): MEMBER,
+    ("DELETE", "/api/photos/{photo_id}"): OWNER,
     ("POST", "/api/photos/{photo_id}/clips"): MEMBER,
     ("GET", "/api/clips/{clip_id}"): MEMBER,
     ("POST", "/api/clips/{clip_id}/shares"): MEMBER,
@@ -209,7 +210,8 @@ Call = tuple[str, str, dict]  # type: ignore[type-arg]
 def requests_for(family: Family, route: tuple[str, str], csrf: str, token: str) -> Call:
     """A well-formed request for the route, so only the caller decides the answer.
 
-    Writes that destroy something get an object made for them, so each caller finds one."""
+    Writes that destroy something get an object made for them, so each caller finds one; the admin
+    adds the photos, so for OWNER routes the member is not the owner."""
     method, path = route
     headers = {"X-CSRF-Token": csrf}
     photo_id, clip_id = family.photo_id, family.clip_id
@@ -266,7 +268,7 @@ def expected(route: tuple[str, str], rule: str, caller: str) -> set[int]:
         return ok if caller == "link" else {404}
     if caller in ("anonymous", "link", "revoked", "expired"):
         return {303} if page else {401}  # a page sends the visitor to /login
-    if rule == ADMIN and caller == "member":
+    if rule in (ADMIN, OWNER) and caller == "member":
         return {403}
     return ok
 
@@ -299,6 +301,33 @@ def test_authorization_matrix(family: Family) -> None:
             elif response.status_code == 303 and rule == MEMBER:
                 assert response.headers["location"].startswith("/login?next=")
     assert wrong == []
+
+
+def test_a_photo_is_deleted_by_whoever_added_it_or_an_admin(family: Family) -> None:
+    admins = family.upload(family.admin, family.admin_csrf)["id"]
+    members = family.upload(family.member, family.member_csrf)["id"]
+    store = MediaStore(family.settings.media_dir)
+
+    def delete_button_shown(client: TestClient, photo_id: str) -> bool:
+        page = client.get(f"/photos/{photo_id}")
+        assert page.status_code == 200
+        return "data-delete-photo" in page.text
+
+    assert delete_button_shown(family.admin, members) and delete_button_shown(family.member, members)
+    assert not delete_button_shown(family.member, admins)
+
+    refused = family.member.delete(f"/api/photos/{admins}", headers={"X-CSRF-Token": family.member_csrf})
+    assert refused.status_code == 403 and "admin" in refused.json()["detail"]
+    assert family.member.get(f"/api/photos/{admins}").status_code == 200
+    assert store.thumbnail(admins).is_file()
+
+    own = family.member.delete(f"/api/photos/{members}", headers={"X-CSRF-Token": family.member_csrf})
+    assert own.status_code == 204
+    again = family.upload(family.member, family.member_csrf)["id"]
+    by_admin = family.admin.delete(f"/api/photos/{again}", headers={"X-CSRF-Token": family.admin_csrf})
+    assert by_admin.status_code == 204
+    assert family.admin.get(f"/api/photos/{members}").status_code == 404
+    assert family.admin.get(f"/api/photos/{again}").status_code == 404
 
 
 def _credentials(caller: str) -> tuple[str, str]:
@@ -410,7 +439,7 @@ def test_static_and_media_never_traverse(tmp_path: Path) -> None:
 
 @SQLITE_ONLY
 def test_cookie_writes_need_the_token_and_our_origin(family: Family) -> None:
-    writes = [route for route, rule in RULES.items() if route[0] != "GET" and rule in (MEMBER, ADMIN)]
+    writes = [route for route, rule in RULES.items() if route[0] != "GET" and rule in (MEMBER, OWNER, ADMIN)]
     assert len(writes) >= 7
     host = "http://testserver"
     for route in writes:

@@ -23,7 +23,7 @@ from app.deps import (
 )
 from app.images import ImageRejected
 from app.models import Share, User
-from app.photos import add_photo, delete_photo, list_photos
+from app.photos import add_photo, delete_photo, list_photos, may_delete
 from app.schemas import (
     ClipOut,
     ClipRequest,
@@ -186,9 +186,15 @@ def get_photo(photo_id: str, user: CurrentUser, session: SessionDep) -> PhotoOut
     return photo_out(photo_or_404(session, photo_id))
 
 
-@router.delete("/photos/{photo_id}", status_code=204)
+@router.delete(
+    "/photos/{photo_id}", status_code=204, responses={403: {"description": "added by someone else"}}
+)
 def remove_photo(photo_id: str, user: CurrentUser, session: SessionDep, services: ServicesDep) -> None:
-    delete_photo(session=session, store=services.store, photo=photo_or_404(session, photo_id))
+    """Delete a photo with its clips and links: for whoever added it, or an admin."""
+    photo = photo_or_404(session, photo_id)
+    if not may_delete(user, photo):
+        raise HTTPException(403, "only the person who added this photo, or an admin, can delete it")
+    delete_photo(session=session, store=services.store, photo=photo)
 
 
 @router.post("/photos/{photo_id}/clips", status_code=202)
