@@ -120,3 +120,16 @@ def test_seed_picks_the_direction_of_a_drift() -> None:
         for s in range(8)
     }
     assert sides == {-1.0, 1.0}
+
+
+@pytest.mark.parametrize("path", PHOTOS, ids=lambda p: p.name)
+def test_the_same_photo_gets_the_same_scene_whatever_ran_before(path: Path) -> None:
+    """A worker renders clip after clip in one process: OpenCV's shared random state, which GrabCut
+    draws on, must not make the same photo and seed give a different clip."""
+    image = working_copy(_photo(path.name))
+    first = estimate_scene(image)
+    for seed in range(5):
+        cv2.randu(np.empty((64, 64), np.float32), 0.0, 1.0)  # what any other OpenCV call may do
+        again = estimate_scene(image)
+        assert np.array_equal(again.subject, first.subject), seed
+        assert np.array_equal(again.depth, first.depth), seed

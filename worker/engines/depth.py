@@ -21,6 +21,7 @@ import numpy as np
 # Long side of the working copy: enough for faces of a tenth of the frame, cheap for GrabCut.
 WORK_SIDE = 256
 _SEGMENT_SIDE = 96
+_GRABCUT_SEED = 7
 
 # Depth levels (0 = farthest, 1 = nearest) of the layers the estimate is built from.
 _FAR, _GROUND = 0.0, 0.35
@@ -134,6 +135,9 @@ def _segment(image: np.ndarray, prior: np.ndarray, core: np.ndarray | None) -> n
     if not (mask % 2 == 1).any():  # no subject seed at all: nothing for GrabCut to grow
         return prior
     background, foreground = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    # GrabCut seeds its colour models from OpenCV's per-thread random state, which every earlier call
+    # in a long-lived worker has moved on: a fixed seed makes the same photo give the same clip.
+    cv2.setRNGSeed(_GRABCUT_SEED)
     cv2.grabCut(small, mask, None, background, foreground, 2, cv2.GC_INIT_WITH_MASK)
     subject = ((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)).astype(np.uint8)
     # Keep the largest piece: specks of "subject" in the background would float on their own.
