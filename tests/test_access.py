@@ -315,6 +315,10 @@ def test_a_photo_is_deleted_by_whoever_added_it_or_an_admin(family: Family) -> N
 
     assert delete_button_shown(family.admin, members) and delete_button_shown(family.member, members)
     assert not delete_button_shown(family.member, admins)
+    # Whoever may not delete is told who may, and every page says who added the photo.
+    page = family.member.get(f"/photos/{admins}").text
+    assert f"Only {ADMIN_EMAIL} or an admin can delete this photo." in page
+    assert f"added by {MEMBER_EMAIL}" in family.admin.get(f"/photos/{members}").text
 
     refused = family.member.delete(f"/api/photos/{admins}", headers={"X-CSRF-Token": family.member_csrf})
     assert refused.status_code == 403 and "admin" in refused.json()["detail"]

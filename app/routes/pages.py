@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.auth import any_user_exists
 from app.deps import OptionalAuth, SessionDep, photo_or_404
-from app.models import AuthSession
+from app.models import AuthSession, User
 from app.photos import may_delete
 from app.templating import local_path
 from app.urls import photo_out
@@ -63,11 +63,13 @@ def upload(request: Request, auth: PageAuth) -> HTMLResponse:
 @router.get("/photos/{photo_id}")
 def photo_page(photo_id: str, request: Request, auth: PageAuth, session: SessionDep) -> HTMLResponse:
     photo = photo_or_404(session, photo_id)
+    owner = session.get(User, photo.owner_id) if photo.owner_id else None
     return _render(
         request,
         "photo.html",
         auth,
         photo=photo_out(photo).model_dump(mode="json"),
+        added_by=owner.email if owner else None,
         can_delete=may_delete(auth.user, photo),
     )
 
