@@ -76,6 +76,7 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/s/{token}/download/{kind}"): LINK,
     ("GET", "/"): MEMBER,
     ("GET", "/upload"): MEMBER,
+    ("GET", "/family"): MEMBER,
     ("GET", "/photos/{photo_id}"): MEMBER,
     ("GET", "/setup"): PUBLIC,
     ("GET", "/login"): PUBLIC,
@@ -332,6 +333,25 @@ def test_a_photo_is_deleted_by_whoever_added_it_or_an_admin(family: Family) -> N
     assert by_admin.status_code == 204
     assert family.admin.get(f"/api/photos/{members}").status_code == 404
     assert family.admin.get(f"/api/photos/{again}").status_code == 404
+
+
+def test_the_family_page_lists_everyone_and_lets_only_an_admin_add(family: Family) -> None:
+    as_admin = family.admin.get("/family").text
+    as_member = family.member.get("/family").text
+    for page in (as_admin, as_member):
+        assert f'data-member="{ADMIN_EMAIL}"' in page and f'data-member="{MEMBER_EMAIL}"' in page
+    assert "data-add-member" in as_admin and "/static/family.js" in as_admin
+    assert "data-add-member" not in as_member and "/static/family.js" not in as_member
+    assert "An admin can add more of the family here." in as_member
+    # What the form sends, as the form sends it: the new account is listed and can sign in.
+    added = family.admin.post(
+        "/api/users",
+        json={"email": "Cousin@Example.com", "password": "a long password", "is_admin": False},
+        headers={"X-CSRF-Token": family.admin_csrf},
+    )
+    assert added.status_code == 201
+    assert 'data-member="cousin@example.com"' in family.member.get("/family").text
+    sign_in(family.app, "cousin@example.com", "a long password")
 
 
 def _credentials(caller: str) -> tuple[str, str]:

@@ -30,6 +30,7 @@ PHOTOS = [FIXTURES / "photos" / name for name in ("einstein.jpg", "dog.png", "ho
 EMAIL = "grandma@example.org"
 PASSWORD = "a long family password"
 SHARE_PASSWORD = "for the cousins"
+COUSIN_EMAIL, COUSIN_PASSWORD = "cousin@example.org", "cousin's own password"
 
 # A clip renders on the CPU next to the browser: give it time, but never wait without a deadline.
 SERVER_START_S = 90
@@ -171,6 +172,21 @@ def test_family_journey(server: str) -> None:
         expect(page.locator("[data-gallery-empty] a[href='/upload']")).to_be_visible()
         expect(page.locator(".site-nav .who")).to_have_text(EMAIL)
         shot(page, "01-gallery-empty")
+
+        # The admin adds a cousin on the family page; the new row appears without a reload.
+        console.step = "family"
+        page.click(".site-nav a[href='/family']")
+        expect(page.locator("[data-member-list] .member")).to_have_count(1)
+        page.fill("[data-add-member] input[name=email]", COUSIN_EMAIL)
+        page.fill("[data-add-member] input[name=password]", "short")
+        page.click("[data-add-member] button[type=submit]")
+        expect(page.locator("[data-add-member] .form-error")).to_contain_text("at least 8 characters")
+        page.fill("[data-add-member] input[name=password]", COUSIN_PASSWORD)
+        page.click("[data-add-member] button[type=submit]")
+        expect(page.locator(f'[data-member="{COUSIN_EMAIL}"]')).to_be_visible()
+        expect(page.locator("[data-added]")).to_contain_text(COUSIN_EMAIL)
+        expect(page.locator("[data-add-member] .form-error")).to_be_hidden()
+        shot(page, "01b-family")
 
         # 2. Three photos through the file input, each on its own row.
         console.step = "upload"
@@ -411,6 +427,26 @@ def test_family_journey(server: str) -> None:
         assert "GPU" in (other.locator(".badge.failed").get_attribute("title") or "")
         expect(other.locator(".badge.motion")).to_be_visible()
         shot(page, "15-gallery-failed")
+
+        # 14. The cousin signs in: the family's photos are there, and the admin's photo has no Delete
+        # button, only a word on who may delete it.
+        console.step = "cousin"
+        cousin = browser.new_context(viewport={"width": 1280, "height": 860}).new_page()
+        console.watch(cousin)
+        cousin.goto(server + "/login")
+        cousin.fill("input[name=email]", COUSIN_EMAIL)
+        cousin.fill("input[name=password]", COUSIN_PASSWORD)
+        cousin.click("button[type=submit]")
+        expect(cousin).to_have_url(server + "/")
+        expect(cousin.locator(".tile")).to_have_count(2)
+        cousin.click(f'.tile-item[data-photo-id="{other_id}"] a')
+        expect(cousin).to_have_url(f"{server}/photos/{other_id}")
+        expect(cousin.locator("[data-delete-photo]")).to_have_count(0)
+        expect(cousin.locator("[data-delete-note]")).to_have_text(
+            f"Only {EMAIL} or an admin can delete this photo."
+        )
+        expect(cousin.locator("[data-open-share]")).to_be_enabled()
+        shot(cousin, "16-cousin-photo")
 
         errors = console.errors(
             {

@@ -7,13 +7,14 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 
 from app.auth import any_user_exists
-from app.deps import OptionalAuth, SessionDep, photo_or_404
+from app.deps import OptionalAuth, SessionDep, SettingsDep, photo_or_404
 from app.models import AuthSession, User
 from app.photos import may_delete
 from app.templating import local_path
-from app.urls import photo_out
+from app.urls import absolute_url, photo_out
 
 router = APIRouter(include_in_schema=False)
 
@@ -71,6 +72,14 @@ def photo_page(photo_id: str, request: Request, auth: PageAuth, session: Session
         photo=photo_out(photo).model_dump(mode="json"),
         added_by=owner.email if owner else None,
         can_delete=may_delete(auth.user, photo),
+    )
+
+
+@router.get("/family")
+def family_page(request: Request, auth: PageAuth, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    members = session.scalars(select(User).order_by(User.created_at, User.email)).all()
+    return _render(
+        request, "family.html", auth, members=members, login_url=absolute_url(request, settings, "/login")
     )
 
 
