@@ -143,7 +143,7 @@ def list_photos(*, session: Session, limit: int, cursor: str | None) -> tuple[li
 def may_delete(user: User, photo: Photo) -> bool:
     """Deleting cannot be undone, so it is for the member who added the photo, or an admin; anyone in
     the family may still revoke a link, which loses nothing."""
-    return user.is_admin or (photo.owner_id is not None and photo.owner_id == user.id)
+    return user.is_admin or photo.owner_id == user.id
 
 
 def delete_photo(*, session: Session, store: MediaStore, photo: Photo) -> None:
