@@ -72,7 +72,7 @@ def origin_is_foreign(request: Request) -> bool:
     return urlsplit(origin).netloc != request.headers.get("host", request.url.netloc)
 
 
-def require_user(request: Request, auth: OptionalAuth) -> User:
+def require_auth(request: Request, auth: OptionalAuth) -> AuthSession:
     if auth is None:
         raise HTTPException(401, "sign in first")
     if request.method not in SAFE_METHODS:
@@ -81,6 +81,13 @@ def require_user(request: Request, auth: OptionalAuth) -> User:
             raise HTTPException(403, "this request came from another site")
         if not csrf_matches(auth.csrf_token, request.headers.get(CSRF_HEADER)):
             raise HTTPException(403, f"missing or wrong {CSRF_HEADER} header; sign in again if this persists")
+    return auth
+
+
+CurrentAuth = Annotated[AuthSession, Depends(require_auth)]
+
+
+def require_user(auth: CurrentAuth) -> User:
     return auth.user
 
 

@@ -1,50 +1,84 @@
-// The family page: an admin adds someone, and they appear in the list without a reload.
+// The family page: an admin adds someone (they appear in the list without a reload); anyone changes
+// their own password.
 "use strict";
 
 document.addEventListener("DOMContentLoaded", () => {
   const { api, el, showError } = window.Vivant;
-  const form = document.querySelector("[data-add-member]");
-  const list = document.querySelector("[data-member-list]");
-  const errorBox = form.querySelector(".form-error");
-  const added = form.querySelector("[data-added]");
-  const submit = form.querySelector('button[type="submit"]');
 
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    added.hidden = true;
-    const email = form.elements.email.value.trim();
-    const password = form.elements.password.value;
-    if (!email || !password) {
-      showError(errorBox, "Please fill in their e-mail and a password.");
-      return;
+  // The first problem with a password field, in words, or "" when there is none.
+  function passwordProblem(field, again) {
+    if (!field.value) return "Please fill in the password.";
+    if (field.value.length < field.minLength) {
+      return `The password needs at least ${field.minLength} characters.`;
     }
-    if (password.length < form.elements.password.minLength) {
-      showError(errorBox, `The password needs at least ${form.elements.password.minLength} characters.`);
-      return;
-    }
-    showError(errorBox, "");
-    submit.disabled = true;
-    const result = await api("POST", "/api/users", {
-      email,
-      password,
-      is_admin: form.elements.is_admin.checked,
+    if (again && again.value !== field.value) return "The two new passwords are not the same.";
+    return "";
+  }
+
+  // Sends a form's body; shows the refusal in its error line, or the success text in its status line.
+  function wire(form, { send, done }) {
+    if (!form) return;
+    const errorBox = form.querySelector(".form-error");
+    const status = form.querySelector(".form-done");
+    const submit = form.querySelector('button[type="submit"]');
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      status.hidden = true;
+      const problem = send.check();
+      showError(errorBox, problem);
+      if (problem) return;
+      submit.disabled = true;
+      const result = await api("POST", send.url, send.body());
+      submit.disabled = false;
+      if (!result.ok) {
+        showError(errorBox, result.error);
+        return;
+      }
+      status.textContent = done(result.data);
+      status.hidden = false;
+      form.reset();
     });
-    submit.disabled = false;
-    if (!result.ok) {
-      showError(errorBox, result.error);
-      return;
-    }
-    const member = result.data;
-    list.append(
-      el(
-        "li",
-        { className: "member", "data-member": member.email },
-        el("span", { className: "member-email", text: member.email }),
-        member.is_admin ? el("span", { className: "tag", text: "admin" }) : null,
-      ),
-    );
-    form.reset();
-    added.textContent = `Added ${member.email}. Give them the password you chose.`;
-    added.hidden = false;
+  }
+
+  const addForm = document.querySelector("[data-add-member]");
+  const list = document.querySelector("[data-member-list]");
+  wire(addForm, {
+    send: {
+      url: "/api/users",
+      check: () =>
+        addForm.elements.email.value.trim() ? passwordProblem(addForm.elements.password) : "Please fill in their e-mail.",
+      body: () => ({
+        email: addForm.elements.email.value.trim(),
+        password: addForm.elements.password.value,
+        is_admin: addForm.elements.is_admin.checked,
+      }),
+    },
+    done: (member) => {
+      list.append(
+        el(
+          "li",
+          { className: "member", "data-member": member.email },
+          el("span", { className: "member-email", text: member.email }),
+          member.is_admin ? el("span", { className: "tag", text: "admin" }) : null,
+        ),
+      );
+      return `Added ${member.email}. Give them the password you chose.`;
+    },
+  });
+
+  const passwordForm = document.querySelector("[data-change-password]");
+  wire(passwordForm, {
+    send: {
+      url: "/api/me/password",
+      check: () =>
+        passwordForm.elements.current_password.value
+          ? passwordProblem(passwordForm.elements.new_password, passwordForm.elements.new_password_again)
+          : "Please fill in your current password.",
+      body: () => ({
+        current_password: passwordForm.elements.current_password.value,
+        new_password: passwordForm.elements.new_password.value,
+      }),
+    },
+    done: () => "Your password is changed. Other devices signed in as you have been signed out.",
   });
 });

@@ -52,6 +52,7 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/api/auth/login"): PUBLIC,
     ("POST", "/api/auth/logout"): MEMBER,
     ("GET", "/api/me"): MEMBER,
+    ("POST", "/api/me/password"): MEMBER,
     ("POST", "/api/users"): ADMIN,
     ("POST", "/api/photos"): MEMBER,
     ("GET", "/api/photos"): MEMBER,
@@ -225,6 +226,10 @@ def requests_for(family: Family, route: tuple[str, str], csrf: str, token: str) 
         body["json"] = {"email": f"new{next(family.seeds)}@example.com", "password": "long enough 1"}
     elif route == ("POST", "/api/photos"):
         body["files"] = [("files", ("new.png", small_png(next(family.seeds)), "image/png"))]
+    elif route == ("POST", "/api/me/password"):
+        # The caller's own password, set again: a real change, and the credentials stay the same.
+        password = ADMIN_PASSWORD if csrf == family.admin_csrf else MEMBER_PASSWORD
+        body["json"] = {"current_password": password, "new_password": password}
     elif route in (("POST", "/api/setup"), ("POST", "/api/auth/login")):
         body["json"] = {"email": MEMBER_EMAIL, "password": MEMBER_PASSWORD}
     elif route == ("POST", "/s/{token}/unlock"):
@@ -247,6 +252,7 @@ def requests_for(family: Family, route: tuple[str, str], csrf: str, token: str) 
 SUCCESS = {
     ("POST", "/api/setup"): {409},  # already set up: refused for everyone alike, never a second admin
     ("POST", "/api/auth/logout"): {204},
+    ("POST", "/api/me/password"): {204},
     ("POST", "/api/users"): {201},
     ("POST", "/api/photos"): {201},
     ("DELETE", "/api/photos/{photo_id}"): {204},
@@ -340,8 +346,8 @@ def test_the_family_page_lists_everyone_and_lets_only_an_admin_add(family: Famil
     as_member = family.member.get("/family").text
     for page in (as_admin, as_member):
         assert f'data-member="{ADMIN_EMAIL}"' in page and f'data-member="{MEMBER_EMAIL}"' in page
-    assert "data-add-member" in as_admin and "/static/family.js" in as_admin
-    assert "data-add-member" not in as_member and "/static/family.js" not in as_member
+    assert "data-add-member" in as_admin and "data-add-member" not in as_member
+    assert "data-change-password" in as_admin and "data-change-password" in as_member
     assert "An admin can add more of the family here." in as_member
     # What the form sends, as the form sends it: the new account is listed and can sign in.
     added = family.admin.post(
@@ -352,6 +358,36 @@ def test_the_family_page_lists_everyone_and_lets_only_an_admin_add(family: Famil
     assert added.status_code == 201
     assert 'data-member="cousin@example.com"' in family.member.get("/family").text
     sign_in(family.app, "cousin@example.com", "a long password")
+
+
+def test_a_member_changes_their_password_and_other_sessions_end(family: Family) -> None:
+    elsewhere, _ = sign_in(family.app, MEMBER_EMAIL, MEMBER_PASSWORD)  # the same account on a phone
+    headers = {"X-CSRF-Token": family.member_csrf}
+
+    def change(current: str, new: str) -> int:
+        body = {"current_password": current, "new_password": new}
+        return family.member.post("/api/me/password", json=body, headers=headers).status_code
+
+    assert change("not my password", "a new long password") == 403
+    assert change(MEMBER_PASSWORD, "short") == 422
+    assert elsewhere.get("/api/me").status_code == 200  # nothing changed yet
+    assert change(MEMBER_PASSWORD, "a new long password") == 204
+    assert family.member.get("/api/me").status_code == 200  # this browser stays signed in
+    assert elsewhere.get("/api/me").status_code == 401  # the phone is signed out
+    old = {"email": MEMBER_EMAIL, "password": MEMBER_PASSWORD}
+    assert family.anonymous().post("/api/auth/login", json=old).status_code == 401
+    sign_in(family.app, MEMBER_EMAIL, "a new long password")
+
+
+def test_wrong_current_passwords_are_throttled_like_sign_ins(family: Family) -> None:
+    body = {"current_password": "a guess", "new_password": "a new long password"}
+    headers = {"X-CSRF-Token": family.member_csrf}
+    answers = [
+        family.member.post("/api/me/password", json=body, headers=headers).status_code for _ in range(6)
+    ]
+    assert answers == [403] * 5 + [429]
+    right = {"current_password": MEMBER_PASSWORD, "new_password": "a new long password"}
+    assert family.member.post("/api/me/password", json=right, headers=headers).status_code == 429
 
 
 def _credentials(caller: str) -> tuple[str, str]:

@@ -448,6 +448,28 @@ def test_family_journey(server: str) -> None:
         expect(cousin.locator("[data-open-share]")).to_be_enabled()
         shot(cousin, "16-cousin-photo")
 
+        # The cousin replaces the password the admin chose with one of their own, then signs in with it.
+        console.step = "cousin-password"
+        cousin.click(".site-nav a[href='/family']")
+        expect(cousin.locator("[data-add-member]")).to_have_count(0)
+        form = cousin.locator("[data-change-password]")
+        form.locator("input[name=current_password]").fill(COUSIN_PASSWORD)
+        form.locator("input[name=new_password]").fill("the cousin's new password")
+        form.locator("input[name=new_password_again]").fill("the cousin's new passwork")
+        form.locator("button[type=submit]").click()
+        expect(form.locator(".form-error")).to_have_text("The two new passwords are not the same.")
+        form.locator("input[name=new_password_again]").fill("the cousin's new password")
+        form.locator("button[type=submit]").click()
+        expect(form.locator("[data-changed]")).to_contain_text("Your password is changed")
+        expect(form.locator(".form-error")).to_be_hidden()
+        shot(cousin, "17-family-member")
+        cousin.click("[data-sign-out]")
+        expect(cousin).to_have_url(server + "/login")
+        cousin.fill("input[name=email]", COUSIN_EMAIL)
+        cousin.fill("input[name=password]", "the cousin's new password")
+        cousin.click("button[type=submit]")
+        expect(cousin).to_have_url(server + "/")
+
         errors = console.errors(
             {
                 "refused-upload": "status of 4",

@@ -8,11 +8,19 @@ from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, Request, R
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
-from app.auth import any_user_exists, authenticate, create_user, end_session, start_session
+from app.auth import (
+    any_user_exists,
+    authenticate,
+    change_password,
+    create_user,
+    end_session,
+    start_session,
+)
 from app.clips import clip_out, create_clip
 from app.deps import (
     SESSION_COOKIE,
     AdminUser,
+    CurrentAuth,
     CurrentUser,
     Services,
     ServicesDep,
@@ -29,6 +37,7 @@ from app.schemas import (
     ClipRequest,
     Credentials,
     LoginOut,
+    PasswordChange,
     PhotoOut,
     PhotoPage,
     RefusedFile,
@@ -91,6 +100,14 @@ def logout(
 @router.get("/me")
 def me(user: CurrentUser) -> UserOut:
     return UserOut(id=user.id, email=user.email, is_admin=user.is_admin)
+
+
+@router.post("/me/password", status_code=204, responses={403: {"description": "wrong current password"}})
+def change_my_password(body: PasswordChange, auth: CurrentAuth, session: SessionDep) -> None:
+    """A new password for the signed-in account; its other sessions end, this one stays."""
+    change_password(
+        session=session, user=auth.user, current=body.current_password, new=body.new_password, keep=auth
+    )
 
 
 class NewUser(Credentials):
