@@ -31,8 +31,17 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 
+  // The clip the panel shows: the newest one, unless it failed and an older one worked; the family
+  // keeps seeing the clip that exists (the one shared and measured below), with the failure beside it.
+  function shownClip() {
+    const newest = newestClip(photo);
+    if (newest && newest.status === "failed") return newestReadyClip(photo) || newest;
+    return newest;
+  }
+
   function drawClip() {
-    const clip = newestClip(photo);
+    const newest = newestClip(photo);
+    const clip = shownClip();
     const key = clip ? `${clip.id}:${clip.status}` : "none";
     if (key !== shown) {
       shown = key;
@@ -60,8 +69,11 @@ document.addEventListener("DOMContentLoaded", () => {
     }
     const bar = frame.querySelector("progress");
     if (bar && clip.status === "running") bar.value = clip.progress;
-    caption.textContent = describe(clip);
-    caption.classList.toggle("failed", Boolean(clip && clip.status === "failed"));
+    caption.textContent =
+      clip === newest
+        ? describe(clip)
+        : `${describe(clip)}. The newer clip could not be made: ${newest.error || "unknown reason"}`;
+    caption.classList.toggle("failed", Boolean(newest && newest.status === "failed"));
   }
 
   function describe(clip) {

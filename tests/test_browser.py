@@ -441,6 +441,10 @@ def test_family_journey(server: str) -> None:
         expect(cousin.locator(".tile")).to_have_count(2)
         cousin.click(f'.tile-item[data-photo-id="{other_id}"] a')
         expect(cousin).to_have_url(f"{server}/photos/{other_id}")
+        # Its newest clip failed (step 13): the clip that worked still plays, the failure beside it.
+        assert_video_plays(cousin, "[data-clip-video]")
+        expect(cousin.locator("[data-clip-caption]")).to_contain_text("The newer clip could not be made")
+        expect(cousin.locator("[data-clip-caption]")).to_contain_text("GPU")
         expect(cousin.locator("[data-delete-photo]")).to_have_count(0)
         expect(cousin.locator("[data-delete-note]")).to_have_text(
             f"Only {EMAIL} or an admin can delete this photo."
