@@ -69,9 +69,10 @@ def create_user(*, session: Session, email: str, password: str, is_admin: bool =
     return user
 
 
-def change_password(*, session: Session, user: User, current: str, new: str, keep: AuthSession) -> None:
-    """Set a new password once the current one is proven, and sign the account out everywhere else
-    (whoever learnt the old password keeps no session). Wrong guesses count as failed sign-ins."""
+def change_password(*, session: Session, signed_in: AuthSession, current: str, new: str) -> None:
+    """Set a new password once the current one is proven, and end every session of the account but
+    this one (whoever learnt the old password keeps no session). Wrong guesses count as failed sign-ins."""
+    user = signed_in.user
     keys = [f"account:{user.email}"]
     check_throttle(session, keys, limits=[MAX_FAILURES_PER_ACCOUNT])
     if not verify_password(user.password_hash, current):
@@ -79,7 +80,7 @@ def change_password(*, session: Session, user: User, current: str, new: str, kee
         raise AuthError(403, "the current password is wrong")
     validate_new_account(user.email, new)
     user.password_hash = hash_password(new)
-    others = (AuthSession.user_id == user.id) & (AuthSession.token_hash != keep.token_hash)
+    others = (AuthSession.user_id == user.id) & (AuthSession.token_hash != signed_in.token_hash)
     session.execute(delete(AuthSession).where(others))
 
 

@@ -105,9 +105,7 @@ def me(user: CurrentUser) -> UserOut:
 @router.post("/me/password", status_code=204, responses={403: {"description": "wrong current password"}})
 def change_my_password(body: PasswordChange, auth: CurrentAuth, session: SessionDep) -> None:
     """A new password for the signed-in account; its other sessions end, this one stays."""
-    change_password(
-        session=session, user=auth.user, current=body.current_password, new=body.new_password, keep=auth
-    )
+    change_password(session=session, signed_in=auth, current=body.current_password, new=body.new_password)
 
 
 class NewUser(Credentials):
