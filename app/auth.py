@@ -78,10 +78,26 @@ def change_password(*, session: Session, signed_in: AuthSession, current: str, n
     if not verify_password(user.password_hash, current):
         record_failure(session, keys)
         raise AuthError(403, "the current password is wrong")
+    set_password(session=session, user=user, new=new, keep=signed_in)
+
+
+def set_password(*, session: Session, user: User, new: str, keep: AuthSession | None = None) -> None:
+    """A new password for `user`, and every session of the account ended but `keep`: an admin setting a
+    forgotten password signs the account out everywhere."""
     validate_new_account(user.email, new)
     user.password_hash = hash_password(new)
-    others = (AuthSession.user_id == user.id) & (AuthSession.token_hash != signed_in.token_hash)
-    session.execute(delete(AuthSession).where(others))
+    ended = AuthSession.user_id == user.id
+    if keep is not None:
+        ended &= AuthSession.token_hash != keep.token_hash
+    session.execute(delete(AuthSession).where(ended))
+
+
+def remove_user(*, session: Session, user: User, by: User) -> None:
+    """Remove an account: its sessions end with it; the photos and links it added stay in the library."""
+    if user.id == by.id:
+        raise AuthError(409, "you cannot remove your own account; another admin can")
+    # A Core delete, so the database applies the foreign keys: sessions cascade, photos' owner is cleared.
+    session.execute(delete(User).where(User.id == user.id))
 
 
 def any_user_exists(session: Session) -> bool:

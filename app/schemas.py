@@ -17,6 +17,10 @@ class Credentials(BaseModel):
     password: str = Field(max_length=1024)
 
 
+class NewPassword(BaseModel):
+    password: str = Field(max_length=1024)
+
+
 class PasswordChange(BaseModel):
     current_password: str = Field(max_length=1024)
     new_password: str = Field(max_length=1024)

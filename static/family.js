@@ -1,5 +1,5 @@
-// The family page: an admin adds someone (they appear in the list without a reload); anyone changes
-// their own password.
+// The family page: anyone changes their own password; an admin adds someone (they appear in the list
+// without a reload), sets a forgotten password, or removes an account.
 "use strict";
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -46,7 +46,9 @@ document.addEventListener("DOMContentLoaded", () => {
     send: {
       url: "/api/users",
       check: () =>
-        addForm.elements.email.value.trim() ? passwordProblem(addForm.elements.password) : "Please fill in their e-mail.",
+        addForm.elements.email.value.trim()
+          ? passwordProblem(addForm.elements.password)
+          : "Please fill in their e-mail.",
       body: () => ({
         email: addForm.elements.email.value.trim(),
         password: addForm.elements.password.value,
@@ -54,16 +56,81 @@ document.addEventListener("DOMContentLoaded", () => {
       }),
     },
     done: (member) => {
-      list.append(
-        el(
-          "li",
-          { className: "member", "data-member": member.email },
-          el("span", { className: "member-email", text: member.email }),
-          member.is_admin ? el("span", { className: "tag", text: "admin" }) : null,
-        ),
-      );
+      list.append(memberRow(member));
       return `Added ${member.email}. Give them the password you chose.`;
     },
+  });
+
+  // ---- An admin's actions on someone else's account ----------------------------------------
+
+  const memberStatus = document.querySelector("[data-member-status]");
+  const memberError = document.querySelector("[data-member-error]");
+
+  function memberRow(member) {
+    return el(
+      "li",
+      { className: "member", "data-member": member.email, "data-user-id": member.id },
+      el("span", { className: "member-email", text: member.email }),
+      member.is_admin ? el("span", { className: "tag", text: "admin" }) : null,
+      el(
+        "span",
+        { className: "member-actions" },
+        el("button", {
+          type: "button",
+          className: "button quiet small",
+          "data-reset-password": true,
+          text: "New password",
+        }),
+        el("button", {
+          type: "button",
+          className: "button quiet small danger",
+          "data-remove-member": true,
+          text: "Remove",
+        }),
+      ),
+    );
+  }
+
+  function report(message, failed) {
+    memberStatus.textContent = failed ? "" : message;
+    memberStatus.hidden = failed || !message;
+    showError(memberError, failed ? message : "");
+  }
+
+  async function resetPassword(row) {
+    const email = row.dataset.member;
+    const password = window.prompt(
+      `A new password for ${email} (at least 8 characters). Give it to them yourself.`,
+    );
+    if (password === null) return;
+    if (password.length < 8) {
+      report("The password needs at least 8 characters.", true);
+      return;
+    }
+    const url = `/api/users/${encodeURIComponent(row.dataset.userId)}/password`;
+    const result = await api("POST", url, { password });
+    if (result.ok) report(`${email} has a new password and was signed out everywhere.`, false);
+    else report(result.error, true);
+  }
+
+  async function removeMember(row) {
+    const email = row.dataset.member;
+    if (!window.confirm(`Remove ${email}? They can no longer sign in; the photos they added stay.`)) return;
+    const result = await api("DELETE", `/api/users/${encodeURIComponent(row.dataset.userId)}`);
+    if (result.ok) {
+      row.remove();
+      report(`${email} was removed.`, false);
+    } else {
+      report(result.error, true);
+    }
+  }
+
+  list?.addEventListener("click", (event) => {
+    const button = event.target.closest("button");
+    const row = button?.closest("[data-user-id]");
+    if (!row) return;
+    if (button.hasAttribute("data-reset-password")) resetPassword(row);
+    else if (button.hasAttribute("data-remove-member")) removeMember(row);
   });
 
   const passwordForm = document.querySelector("[data-change-password]");

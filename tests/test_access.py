@@ -54,6 +54,8 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/me"): MEMBER,
     ("POST", "/api/me/password"): MEMBER,
     ("POST", "/api/users"): ADMIN,
+    ("POST", "/api/users/{user_id}/password"): ADMIN,
+    ("DELETE", "/api/users/{user_id}"): ADMIN,
     ("POST", "/api/photos"): MEMBER,
     ("GET", "/api/photos"): MEMBER,
     ("GET", "/api/photos/{photo_id}"): MEMBER,
@@ -146,6 +148,14 @@ class Family:
         assert response.status_code == 201, response.text
         return response.json()[0]  # type: ignore[no-any-return]
 
+    def new_account(self) -> str:
+        """A member made for a test to act on, so no caller's own account is touched."""
+        email = f"extra{next(self.seeds)}@example.com"
+        json = {"email": email, "password": "an extra password"}
+        response = self.admin.post("/api/users", json=json, headers={"X-CSRF-Token": self.admin_csrf})
+        assert response.status_code == 201, response.text
+        return response.json()["id"]  # type: ignore[no-any-return]
+
     def ready_clip(self) -> str:
         clip_id = self.upload(self.admin, self.admin_csrf)["clip_id"]
         database = Database(self.settings.sqlalchemy_url)
@@ -222,6 +232,10 @@ def requests_for(family: Family, route: tuple[str, str], csrf: str, token: str) 
         photo_id = family.upload(family.admin, family.admin_csrf)["id"]
     elif route == ("DELETE", "/api/shares/{share_id}"):
         body["share_id"] = family.share(family.clip_id)[0]
+    elif route in (("POST", "/api/users/{user_id}/password"), ("DELETE", "/api/users/{user_id}")):
+        body["user_id"] = family.new_account()
+        if method == "POST":
+            body["json"] = {"password": "a new long password"}
     elif route == ("POST", "/api/users"):
         body["json"] = {"email": f"new{next(family.seeds)}@example.com", "password": "long enough 1"}
     elif route == ("POST", "/api/photos"):
@@ -240,6 +254,7 @@ def requests_for(family: Family, route: tuple[str, str], csrf: str, token: str) 
         path.replace("{photo_id}", photo_id)
         .replace("{clip_id}", clip_id)
         .replace("{share_id}", body.pop("share_id", ""))
+        .replace("{user_id}", body.pop("user_id", ""))
         .replace("{token}", token)
         .replace("{kind}", "video")
     )
@@ -253,6 +268,8 @@ SUCCESS = {
     ("POST", "/api/setup"): {409},  # already set up: refused for everyone alike, never a second admin
     ("POST", "/api/auth/logout"): {204},
     ("POST", "/api/me/password"): {204},
+    ("POST", "/api/users/{user_id}/password"): {204},
+    ("DELETE", "/api/users/{user_id}"): {204},
     ("POST", "/api/users"): {201},
     ("POST", "/api/photos"): {201},
     ("DELETE", "/api/photos/{photo_id}"): {204},
@@ -388,6 +405,33 @@ def test_wrong_current_passwords_are_throttled_like_sign_ins(family: Family) -> 
     assert answers == [403] * 5 + [429]
     right = {"current_password": MEMBER_PASSWORD, "new_password": "a new long password"}
     assert family.member.post("/api/me/password", json=right, headers=headers).status_code == 429
+
+
+def test_an_admin_sets_a_forgotten_password_and_removes_an_account(family: Family) -> None:
+    admin = {"X-CSRF-Token": family.admin_csrf}
+    member_id = family.member.get("/api/me").json()["id"]
+    photo_id = family.upload(family.member, family.member_csrf)["id"]
+    phone, _ = sign_in(family.app, MEMBER_EMAIL, MEMBER_PASSWORD)
+
+    new = {"password": "set by grandma"}
+    assert family.admin.post(f"/api/users/{member_id}/password", json=new, headers=admin).status_code == 204
+    assert family.member.get("/api/me").status_code == 401 and phone.get("/api/me").status_code == 401
+    member, _ = sign_in(family.app, MEMBER_EMAIL, "set by grandma")
+    short = {"password": "short"}
+    assert family.admin.post(f"/api/users/{member_id}/password", json=short, headers=admin).status_code == 422
+
+    own_id = family.admin.get("/api/me").json()["id"]
+    refused = family.admin.delete(f"/api/users/{own_id}", headers=admin)
+    assert refused.status_code == 409 and "your own account" in refused.json()["detail"]
+    assert family.admin.delete(f"/api/users/{member_id}", headers=admin).status_code == 204
+    assert member.get("/api/me").status_code == 401
+    gone = {"email": MEMBER_EMAIL, "password": "set by grandma"}
+    assert family.anonymous().post("/api/auth/login", json=gone).status_code == 401
+    assert 'data-member="member@example.com"' not in family.admin.get("/family").text
+    # Their photo stays, and is now the admins' to delete.
+    page = family.admin.get(f"/photos/{photo_id}")
+    assert page.status_code == 200 and "added by" not in page.text and "data-delete-photo" in page.text
+    assert family.admin.delete(f"/api/users/{member_id}", headers=admin).status_code == 404
 
 
 def _credentials(caller: str) -> tuple[str, str]:

@@ -368,6 +368,10 @@ def test_family_journey(server: str) -> None:
         assert original_box and video_box
         assert video_box["y"] >= original_box["y"] + original_box["height"], "on a phone the clip goes below"
         shot(mobile, "12-phone-photo")
+        mobile.goto(server + "/family")
+        expect(mobile.locator(f'[data-member="{COUSIN_EMAIL}"] [data-remove-member]')).to_be_visible()
+        assert_fits_width(mobile, 375)
+        shot(mobile, "12b-phone-family")
 
         # 10. Signing out, then back in through a link to a photo: the sign-in page leads back to it.
         console.step = "sign-in"
@@ -473,6 +477,29 @@ def test_family_journey(server: str) -> None:
         cousin.fill("input[name=password]", "the cousin's new password")
         cousin.click("button[type=submit]")
         expect(cousin).to_have_url(server + "/")
+
+        # 15. The cousin forgot it all the same: the admin sets a new one (the cousin is signed out),
+        # and later removes the account; the cousin's next page is the sign-in page.
+        console.step = "admin-family"
+        page.click(".site-nav a[href='/family']")
+        row = page.locator(f'[data-member="{COUSIN_EMAIL}"]')
+        page.once("dialog", lambda prompt: prompt.accept("grandma's choice"))
+        row.locator("[data-reset-password]").click()
+        expect(page.locator("[data-member-status]")).to_contain_text("signed out everywhere")
+        cousin.reload()
+        expect(cousin).to_have_url(server + "/login?next=/")
+        cousin.fill("input[name=email]", COUSIN_EMAIL)
+        cousin.fill("input[name=password]", "grandma's choice")
+        cousin.click("button[type=submit]")
+        expect(cousin).to_have_url(server + "/")
+        page.once("dialog", lambda confirm: confirm.accept())
+        row.locator("[data-remove-member]").click()
+        expect(row).to_have_count(0)
+        expect(page.locator("[data-member-status]")).to_have_text(f"{COUSIN_EMAIL} was removed.")
+        expect(page.locator(".member [data-remove-member]")).to_have_count(0)  # nobody else but grandma
+        shot(page, "18-family-admin")
+        cousin.goto(server + "/family")
+        expect(cousin).to_have_url(server + "/login?next=/family")
 
         errors = console.errors(
             {
