@@ -1,4 +1,4 @@
-"""`vivant serve | worker | animate | import | createuser | models | metrics | bench`.
+"""`vivant serve | worker | animate | import | createuser | setpassword | models | metrics | bench`.
 
 Imports are made inside each command: `vivant animate` must start fast and never load torch or the
 web framework it does not need.
@@ -11,11 +11,17 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from app.defaults import DEFAULT_MAX_PIXELS
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 DATA_DIR_OPTION = click.option(
     "--data-dir",
@@ -291,6 +297,32 @@ def animate(
     click.echo(str(output))
 
 
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+@contextmanager
+def _accounts(data_dir: Path | None) -> Iterator[Session]:
+    """A database session on migrated settings; an AuthError ends the command with its reason."""
+    from app.auth import AuthError
+    from app.db import Database
+    from app.migrate import upgrade
+
+    settings = _settings(data_dir)
+    settings.ensure_dirs()
+    upgrade(settings.sqlalchemy_url)
+    database = Database(settings.sqlalchemy_url)
+    try:
+        with database.session() as session:
+            yield session
+    except AuthError as exc:
+        raise click.ClickException(exc.detail) from None
+    finally:
+        database.dispose()
+
+
 @main.command()
 @click.argument("email")
 @click.option("--admin", is_flag=True, help="May add members.")
@@ -298,27 +330,32 @@ def animate(
 @DATA_DIR_OPTION
 def createuser(email: str, admin: bool, password_stdin: bool, data_dir: Path | None) -> None:
     """Add an account."""
-    from app.auth import AuthError, create_user
-    from app.db import Database
-    from app.migrate import upgrade
+    from app.auth import create_user
 
-    password = (
-        sys.stdin.readline().rstrip("\n")
-        if password_stdin
-        else click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    )
-    settings = _settings(data_dir)
-    settings.ensure_dirs()
-    upgrade(settings.sqlalchemy_url)
-    database = Database(settings.sqlalchemy_url)
-    try:
-        with database.session() as session:
-            user = create_user(session=session, email=email, password=password, is_admin=admin)
-            click.echo(f"created {'administrator' if user.is_admin else 'member'} {user.email}")
-    except AuthError as exc:
-        raise click.ClickException(exc.detail) from None
-    finally:
-        database.dispose()
+    password = _read_password(password_stdin)
+    with _accounts(data_dir) as session:
+        user = create_user(session=session, email=email, password=password, is_admin=admin)
+        click.echo(f"created {'administrator' if user.is_admin else 'member'} {user.email}")
+
+
+@main.command()
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from standard input.")
+@DATA_DIR_OPTION
+def setpassword(email: str, password_stdin: bool, data_dir: Path | None) -> None:
+    """Give an account a new password (e.g. an admin who forgot theirs); it is signed out everywhere."""
+    from sqlalchemy import select
+
+    from app.auth import normalise_email, set_password
+    from app.models import User
+
+    password = _read_password(password_stdin)
+    with _accounts(data_dir) as session:
+        user = session.scalar(select(User).where(User.email == normalise_email(email)))
+        if user is None:
+            raise click.ClickException(f"no account {normalise_email(email)}")
+        set_password(session=session, user=user, new=password)
+        click.echo(f"new password set for {user.email}")
 
 
 @main.command(name="import")

@@ -12,11 +12,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from app.config import Settings
+from app.main import create_app
 from tests.fixture_paths import FIXTURES
 from worker.video import probe
 
-COMMANDS = ["serve", "worker", "animate", "import", "createuser", "models", "metrics", "bench"]
+COMMANDS = ["serve", "worker", "animate", "import", "createuser", "setpassword", "models", "metrics", "bench"]
 
 
 def vivant(
@@ -71,6 +74,37 @@ def test_createuser_then_import_a_folder(tmp_path: Path) -> None:
     assert "notes.jpg" in first.stderr
     second = vivant("import", str(folder), data_dir=data)
     assert "0 added, 2 already there, 1 refused, 0 clips queued" in second.stdout
+
+
+def test_setpassword_lets_a_forgetful_admin_back_in(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    created = vivant("createuser", "grandma@example.com", "--admin", "--password-stdin", data_dir=data,
+                     stdin="the forgotten one\n")  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    app = create_app(Settings(data_dir=data), reconcile=False)
+    with TestClient(app) as browser:
+        signed_in = browser.post(
+            "/api/auth/login", json={"email": "grandma@example.com", "password": "the forgotten one"}
+        )
+        assert signed_in.status_code == 200
+
+        reset = vivant("setpassword", "Grandma@Example.com", "--password-stdin", data_dir=data,
+                       stdin="remembered at last\n")  # fmt: skip
+        assert reset.returncode == 0, reset.stderr
+        assert "new password set for grandma@example.com" in reset.stdout
+        assert browser.get("/api/me").status_code == 401  # signed out everywhere
+        for password, status in (("the forgotten one", 401), ("remembered at last", 200)):
+            answer = browser.post(
+                "/api/auth/login", json={"email": "grandma@example.com", "password": password}
+            )
+            assert answer.status_code == status, password
+
+    unknown = vivant(
+        "setpassword", "nobody@example.com", "--password-stdin", data_dir=data, stdin="long enough\n"
+    )
+    assert unknown.returncode != 0 and "no account nobody@example.com" in unknown.stderr
+    short = vivant("setpassword", "grandma@example.com", "--password-stdin", data_dir=data, stdin="short\n")
+    assert short.returncode != 0 and "at least 8 characters" in short.stderr
 
 
 def test_animate_prints_the_path_last_and_metrics_reads_it_back(tmp_path: Path) -> None:
