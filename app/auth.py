@@ -51,17 +51,25 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+def user_by_email(session: Session, email: str) -> User | None:
+    return session.scalar(select(User).where(User.email == normalise_email(email)))
+
+
+def validate_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AuthError(422, f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+
+
 def validate_new_account(email: str, password: str) -> None:
     if "@" not in email or len(email) > 320 or email.startswith("@") or email.endswith("@"):
         raise AuthError(422, f"{email!r} is not an e-mail address")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AuthError(422, f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    validate_password(password)
 
 
 def create_user(*, session: Session, email: str, password: str, is_admin: bool = False) -> User:
     email = normalise_email(email)
     validate_new_account(email, password)
-    if session.scalar(select(User).where(User.email == email)) is not None:
+    if user_by_email(session, email) is not None:
         raise AuthError(409, f"an account for {email} already exists")
     user = User(email=email, password_hash=hash_password(password), is_admin=is_admin)
     session.add(user)
@@ -84,7 +92,7 @@ def change_password(*, session: Session, signed_in: AuthSession, current: str, n
 def set_password(*, session: Session, user: User, new: str, keep: AuthSession | None = None) -> None:
     """A new password for `user`, and every session of the account ended but `keep`: an admin setting a
     forgotten password signs the account out everywhere."""
-    validate_new_account(user.email, new)
+    validate_password(new)
     user.password_hash = hash_password(new)
     ended = AuthSession.user_id == user.id
     if keep is not None:
@@ -109,7 +117,7 @@ def authenticate(*, session: Session, email: str, password: str, address: str) -
     email = normalise_email(email)
     keys = [f"account:{email}", f"address:{address}"]
     check_throttle(session, keys, limits=[MAX_FAILURES_PER_ACCOUNT, MAX_FAILURES_PER_ADDRESS])
-    user = session.scalar(select(User).where(User.email == email))
+    user = user_by_email(session, email)
     ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
     if user is None or not ok:
         record_failure(session, keys)

@@ -344,14 +344,11 @@ def createuser(email: str, admin: bool, password_stdin: bool, data_dir: Path | N
 @DATA_DIR_OPTION
 def setpassword(email: str, password_stdin: bool, data_dir: Path | None) -> None:
     """Give an account a new password (e.g. an admin who forgot theirs); it is signed out everywhere."""
-    from sqlalchemy import select
-
-    from app.auth import normalise_email, set_password
-    from app.models import User
+    from app.auth import normalise_email, set_password, user_by_email
 
     password = _read_password(password_stdin)
     with _accounts(data_dir) as session:
-        user = session.scalar(select(User).where(User.email == normalise_email(email)))
+        user = user_by_email(session, email)
         if user is None:
             raise click.ClickException(f"no account {normalise_email(email)}")
         set_password(session=session, user=user, new=password)

@@ -110,6 +110,13 @@ def photo_or_404(session: Session, photo_id: str) -> Photo:
     return photo
 
 
+def user_or_404(session: Session, user_id: str) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise HTTPException(404, "no such account")
+    return user
+
+
 def clip_or_404(session: Session, clip_id: str, *, ready: bool = False) -> Clip:
     """The clip; with `ready`, only a finished one (its files exist)."""
     clip = session.get(Clip, clip_id)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from app.auth import user_by_email
 from app.config import Settings
 from app.db import Database
 from app.images import ImageRejected
@@ -48,12 +49,10 @@ def import_directory(
     files = sorted(p for p in directory.rglob("*") if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES)
     try:
         with database.session() as session:
-            query = (
-                select(User).where(User.email == owner_email.lower())
-                if owner_email
-                else (select(User).where(User.is_admin).order_by(User.created_at))
-            )
-            owner = session.scalars(query).first()
+            if owner_email:
+                owner = user_by_email(session, owner_email)
+            else:
+                owner = session.scalars(select(User).where(User.is_admin).order_by(User.created_at)).first()
             if owner is None:
                 raise LookupError(
                     f"no account {owner_email}"

@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from app.auth import (
     any_user_exists,
@@ -31,6 +30,7 @@ from app.deps import (
     SettingsDep,
     clip_or_404,
     photo_or_404,
+    user_or_404,
 )
 from app.images import ImageRejected
 from app.models import Share, User
@@ -122,23 +122,16 @@ def add_user(body: NewUser, admin: AdminUser, session: SessionDep) -> UserOut:
     return UserOut(id=user.id, email=user.email, is_admin=user.is_admin)
 
 
-def _user_or_404(session: Session, user_id: str) -> User:
-    user = session.get(User, user_id)
-    if user is None:
-        raise HTTPException(404, "no such account")
-    return user
-
-
 @router.post("/users/{user_id}/password", status_code=204)
 def reset_password(user_id: str, body: NewPassword, admin: AdminUser, session: SessionDep) -> None:
     """Set a member's password (they forgot theirs); every session of theirs ends."""
-    set_password(session=session, user=_user_or_404(session, user_id), new=body.password)
+    set_password(session=session, user=user_or_404(session, user_id), new=body.password)
 
 
 @router.delete("/users/{user_id}", status_code=204, responses={409: {"description": "your own account"}})
 def remove_member(user_id: str, admin: AdminUser, session: SessionDep) -> None:
     """Remove an account; the photos and links it added stay."""
-    remove_user(session=session, user=_user_or_404(session, user_id), by=admin)
+    remove_user(session=session, user=user_or_404(session, user_id), by=admin)
 
 
 def _ingest_all(
