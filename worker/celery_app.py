@@ -9,27 +9,31 @@ from app.config import Settings
 
 ANIMATE_TASK = "vivant.animate"
 QUEUES = ("cpu", "gpu")
-# How often the embedded (SQLite) broker looks for new messages.
-EMBEDDED_POLL_INTERVAL_S = 0.25
+_SQLA_PREFIX = "sqla+"
 
 
 def create_celery(settings: Settings) -> Celery:
-    celery = Celery("vivant", broker=settings.celery_broker_url, include=["worker.tasks"])
+    broker_url = settings.celery_broker_url
     transport_options: dict[str, object] = {
         # Redis re-delivers an unacknowledged task after this long; time limits stay below it.
         "visibility_timeout": settings.broker_visibility_timeout_s,
     }
+    transport: type | None = None
     if settings.uses_embedded_broker:
         settings.ensure_dirs()
-        # kombu hands sqla transport options to create_engine(), so the poll interval has to be set on
-        # the transport class; it only affects this process.
-        import kombu.transport.sqlalchemy as sqla_transport
-
-        sqla_transport.Transport.polling_interval = EMBEDDED_POLL_INTERVAL_S
+        # kombu hands sqla transport options to create_engine(), which knows none of these.
         transport_options = {}
+        if broker_url.startswith(_SQLA_PREFIX):
+            from worker.broker import EmbeddedTransport
+
+            # kombu's sqla transport, mended for processes that start together (worker/broker.py). The
+            # "sqla+" prefix would pick kombu's own class over ours, so the URL goes without it.
+            broker_url, transport = broker_url.removeprefix(_SQLA_PREFIX), EmbeddedTransport
     else:
         transport_options |= {"socket_connect_timeout": 3, "socket_timeout": 10}
+    celery = Celery("vivant", broker=broker_url, include=["worker.tasks"])
     celery.conf.update(
+        broker_transport=transport,
         task_serializer="json",
         accept_content=["json"],
         task_ignore_result=True,
