@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import click
 
 from app.defaults import DEFAULT_MAX_PIXELS
+from worker.choices import ENGINE_NAMES
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -201,7 +202,7 @@ def worker(queues: str, concurrency: int | None, quiet: bool, data_dir: Path | N
     default=None,
     help="Output MP4 (default: PHOTO's name with .mp4 next to it).",
 )
-@click.option("--engine", type=click.Choice(["parallax", "diffusers"]), default="parallax", show_default=True)
+@click.option("--engine", type=click.Choice(ENGINE_NAMES), default="parallax", show_default=True)
 @click.option(
     "--preset", default=None, help="Model preset of the diffusers engine (see `vivant models list`)."
 )

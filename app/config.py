@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.defaults import DEFAULT_MAX_PIXELS
-from worker.choices import Strength
+from worker.choices import EngineName, Strength
 
 HARD_LIMIT_GRACE_S = 30
 
@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     decode_timeout_s: float = Field(default=30.0, gt=0)
 
     auto_animate: bool = True
-    default_engine: str = "parallax"
+    default_engine: EngineName = "parallax"
     default_strength: Strength = "gentle"
     default_seconds: float = Field(default=4.0, gt=0, le=30)
     default_fps: int = Field(default=24, ge=6, le=60)

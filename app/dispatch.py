@@ -17,7 +17,7 @@ from app.config import Settings
 from app.db import Database
 from app.models import Clip, utcnow
 from worker.celery_app import ANIMATE_TASK
-from worker.engines import ENGINE_QUEUES
+from worker.choices import ENGINE_QUEUES
 
 log = logging.getLogger(__name__)
 

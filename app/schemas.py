@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from worker.choices import Camera, Strength
+from worker.choices import Camera, EngineName, Strength
 
 ClipStatus = Literal["queued", "running", "ready", "failed"]
 
@@ -41,7 +41,7 @@ class UserOut(BaseModel):
 class ClipRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    engine: Literal["parallax", "diffusers"] | None = None
+    engine: EngineName | None = None
     preset: str | None = Field(default=None, max_length=64)
     strength: Strength | None = None
     camera: Camera | None = None

@@ -36,7 +36,7 @@ from worker.metrics import ClipMetrics, MetricsAccumulator, decoded_frames, vide
 from worker.video import probe
 
 REPO = Path(__file__).resolve().parents[1]
-PHOTOS = REPO.parent / "shared" / "fixtures" / "images" / "photos"
+PHOTOS = REPO / "tests" / "fixtures" / "photos"
 SPEC = MotionSpec()  # the defaults `vivant animate` uses: 4 s at 24 fps, 1280 long side, gentle
 
 # Targets from the issue. Each returns True when the clip meets it.

@@ -1,5 +1,5 @@
-"""Where the shared test images live: ../shared/fixtures/images beside the checkout (never copied in)."""
+"""Where the test images live: tests/fixtures, inside the checkout (see tests/fixtures/README.md)."""
 
 from pathlib import Path
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "images"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -90,16 +90,17 @@ def app_routes(app: FastAPI) -> set[tuple[str, str]]:
     """(method, path) of every route the app answers, routers included; HEAD rides along with GET."""
     found: set[tuple[str, str]] = set()
 
-    def walk(routes: list) -> None:  # type: ignore[type-arg]
+    def walk(routes: list, prefix: str) -> None:  # type: ignore[type-arg]
         for route in routes:
             original = getattr(route, "original_router", None)
             if original is not None:
-                walk(original.routes)
+                # A router included into a router: the outer one's prefix is applied when it is included.
+                walk(original.routes, prefix + route.include_context.prefix)
                 continue
             methods = getattr(route, "methods", None) or {"GET"}  # a Mount serves files: GET
-            found.update((method, route.path) for method in methods if method != "HEAD")
+            found.update((method, prefix + route.path) for method in methods if method != "HEAD")
 
-    walk(app.routes)
+    walk(app.routes, "")
     return found
 
 

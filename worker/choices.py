@@ -1,11 +1,17 @@
-"""The strengths and camera moves a clip may ask for: shared by the settings, the API and the engines,
-and importable without NumPy or OpenCV, so reading the settings stays cheap."""
+"""What a clip may ask for (engine, strength, camera move) and the queue each engine renders on: shared by
+the settings, the API, the dispatcher and the engines, and importable without NumPy or OpenCV, so the web
+app routes clips without loading an engine."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 Strength = Literal["whisper", "gentle", "lively"]
 Camera = Literal["auto", "still", "push", "drift", "orbit"]
 STRENGTHS: tuple[Strength, ...] = ("whisper", "gentle", "lively")
 CAMERAS: tuple[Camera, ...] = ("auto", "still", "push", "drift", "orbit")
+
+EngineName = Literal["parallax", "diffusers"]
+ENGINE_NAMES: tuple[EngineName, ...] = get_args(EngineName)
+# The Celery queue each engine's workers listen on: GPU models never load in a CPU worker.
+ENGINE_QUEUES: dict[EngineName, str] = {"parallax": "cpu", "diffusers": "gpu"}

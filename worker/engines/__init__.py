@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 from importlib import import_module
 
+from worker.choices import ENGINE_NAMES, ENGINE_QUEUES
 from worker.engines.base import Engine, EngineError
 
 # name -> (module, class); the module is imported only when the engine is asked for.
@@ -13,9 +14,7 @@ _ENGINES: dict[str, tuple[str, str]] = {
     "diffusers": ("worker.engines.diffusers_i2v", "DiffusersEngine"),
 }
 
-ENGINE_NAMES: tuple[str, ...] = tuple(_ENGINES)
-# Queue per engine, known without importing the engine module.
-ENGINE_QUEUES: dict[str, str] = {"parallax": "cpu", "diffusers": "gpu"}
+__all__ = ["ENGINE_NAMES", "ENGINE_QUEUES", "Engine", "EngineError", "get_engine"]
 
 
 @cache

@@ -1,0 +1,110 @@
+"""Uploading, listing and deleting photos."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, UploadFile
+from fastapi.concurrency import run_in_threadpool
+
+from app.deps import CurrentUser, Services, ServicesDep, SessionDep, photo_or_404
+from app.images import ImageRejected
+from app.photos import add_photo, delete_photo, list_photos, may_delete
+from app.schemas import PhotoOut, PhotoPage, RefusedFile, UploadedPhoto
+from app.urls import photo_out
+
+router = APIRouter()
+
+
+def _ingest_all(
+    services: Services, files: list[tuple[str, bytes]], owner_id: str
+) -> list[UploadedPhoto | ImageRejected]:
+    results: list[UploadedPhoto | ImageRejected] = []
+    for filename, data in files:
+        try:
+            added = add_photo(
+                database=services.database, store=services.store, settings=services.settings, data=data,
+                filename=filename, owner_id=owner_id, animate=services.settings.auto_animate,
+            )  # fmt: skip
+        except ImageRejected as exc:
+            results.append(exc)
+            continue
+        photo = added.photo
+        results.append(
+            UploadedPhoto(
+                id=photo.id,
+                sha256=photo.sha256,
+                width=photo.width,
+                height=photo.height,
+                duplicate=added.duplicate,
+                filename=photo.original_name,
+                clip_id=added.clip.id if added.clip else None,
+            )  # fmt: skip
+        )
+    return results
+
+
+@router.post(
+    "/photos",
+    status_code=201,
+    responses={
+        413: {"description": "too large"},
+        415: {"description": "not a photo"},
+        422: {"description": "corrupt"},
+    },
+)
+async def upload_photos(
+    files: list[UploadFile], user: CurrentUser, services: ServicesDep, background: BackgroundTasks
+) -> list[UploadedPhoto | RefusedFile]:
+    """Upload photos (multipart, field `files` repeated). Each is checked by its content."""
+    payload = [(f.filename or "photo", await f.read()) for f in files]
+    results = await run_in_threadpool(_ingest_all, services, payload, user.id)
+    refused = [
+        (name, r) for (name, _), r in zip(payload, results, strict=True) if isinstance(r, ImageRejected)
+    ]
+    if len(refused) == len(results):
+        first = refused[0][1]
+        detail = first.message if len(refused) == 1 else "; ".join(f"{n}: {r.message}" for n, r in refused)
+        raise HTTPException(first.status_code, detail)
+    out: list[UploadedPhoto | RefusedFile] = []
+    for (name, _), result in zip(payload, results, strict=True):
+        if isinstance(result, ImageRejected):
+            out.append(RefusedFile(filename=name, error=result.message))
+        else:
+            out.append(result)
+            if result.clip_id:
+                background.add_task(
+                    services.dispatcher.send, result.clip_id, services.settings.default_engine
+                )
+    return out
+
+
+@router.get("/photos")
+def get_photos(
+    user: CurrentUser,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 60,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+) -> PhotoPage:
+    """Photos, newest first, each with its clips."""
+    try:
+        photos, next_cursor = list_photos(session=session, limit=limit, cursor=cursor)
+    except LookupError as exc:
+        raise HTTPException(400, str(exc)) from None
+    return PhotoPage(items=[photo_out(p) for p in photos], next_cursor=next_cursor)
+
+
+@router.get("/photos/{photo_id}")
+def get_photo(photo_id: str, user: CurrentUser, session: SessionDep) -> PhotoOut:
+    return photo_out(photo_or_404(session, photo_id))
+
+
+@router.delete(
+    "/photos/{photo_id}", status_code=204, responses={403: {"description": "added by someone else"}}
+)
+def remove_photo(photo_id: str, user: CurrentUser, session: SessionDep, services: ServicesDep) -> None:
+    """Delete a photo with its clips and links: for whoever added it, or an admin."""
+    photo = photo_or_404(session, photo_id)
+    if not may_delete(user, photo):
+        raise HTTPException(403, "only the person who added this photo, or an admin, can delete it")
+    delete_photo(session=session, store=services.store, photo=photo)
