@@ -429,14 +429,30 @@ def metrics(clip: Path, photo: Path | None) -> None:
 
 
 @main.command()
+@click.argument("photos", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option(
-    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("bench/out"), show_default=True
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("vivant-bench"),
+    show_default=True,
+    help="where the clips and their contact sheets go",
 )
-def bench(out: Path) -> None:
-    """Render the fixture photos, print the table of motion targets, write contact sheets."""
-    from bench.cpu import main as bench_main
+@click.option(
+    "--repeat", type=click.IntRange(1), default=3, show_default=True, help="runs timed; the best is kept"
+)
+def bench(photos: tuple[Path, ...], out: Path, repeat: int) -> None:
+    """Render photos (files or folders; in a checkout, its test photos by default), print the table of
+    motion targets beside ffmpeg's zoompan, and write a contact sheet per clip."""
+    from worker.bench import CHECKOUT_PHOTOS, photos_in, run
 
-    bench_main(["--out", str(out)])
+    if not photos and not CHECKOUT_PHOTOS.is_dir():
+        raise click.UsageError(
+            "name the photos to bench, or a folder of them: vivant bench PHOTO_OR_FOLDER ..."
+        )
+    found = photos_in(list(photos) or [CHECKOUT_PHOTOS])
+    if not found:
+        raise click.UsageError(f"no photos in {', '.join(map(str, photos))}")
+    run(found, out, repeat)
 
 
 if __name__ == "__main__":

@@ -5,12 +5,13 @@ from __future__ import annotations
 from alembic import command
 from alembic.config import Config
 
-from app.templating import ROOT
+from app.templating import PACKAGE_DIR
 
 
 def alembic_config(url: str) -> Config:
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "migrations"))
+    """The migrations inside the package: no alembic.ini is needed, so an installed wheel migrates too."""
+    config = Config()
+    config.set_main_option("script_location", str(PACKAGE_DIR / "migrations"))
     # ConfigParser treats % as interpolation; URLs may hold percent-escapes.
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config

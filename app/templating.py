@@ -6,9 +6,10 @@ from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
 
-ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES_DIR = ROOT / "templates"
-STATIC_DIR = ROOT / "static"
+# Pages and their scripts ship inside the package, so an installed wheel finds them where a checkout does.
+PACKAGE_DIR = Path(__file__).resolve().parent
+TEMPLATES_DIR = PACKAGE_DIR / "templates"
+STATIC_DIR = PACKAGE_DIR / "static"
 
 
 def make_templates() -> Jinja2Templates:

@@ -45,7 +45,7 @@ class FlowBand:
         return self.low <= value <= self.high
 
 
-# One table for the renderer's gate, chosen from measurement (bench/cpu.py and the parallax engine at
+# One table for the renderer's gate, chosen from measurement (worker/bench.py and the parallax engine at
 # each strength on the fixture photos, as rendered): whisper 0.06-0.10 plain and 0.12-0.18 looped,
 # gentle 0.12-0.18 and 0.22-0.33, lively 0.20-0.32 and 0.38-0.59; ffmpeg's zoompan recipe 0.25-0.7.
 # Tops leave about 3x room above that; bottoms sit under the lowest reading, because a photo with large
