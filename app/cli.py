@@ -24,6 +24,9 @@ from worker.choices import ENGINE_NAMES
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from app.config import Settings
+    from worker.choices import Camera, Strength
+
 DATA_DIR_OPTION = click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -32,7 +35,7 @@ DATA_DIR_OPTION = click.option(
 )
 
 
-def _settings(data_dir: Path | None = None):  # type: ignore[no-untyped-def]
+def _settings(data_dir: Path | None = None) -> Settings:
     from pydantic import ValidationError
 
     from app.config import Settings
@@ -248,8 +251,8 @@ def animate(
     output: Path | None,
     engine: str,
     preset: str | None,
-    strength: str,
-    camera: str,
+    strength: Strength,
+    camera: Camera,
     seconds: float,
     fps: int,
     long_side: int,

@@ -238,7 +238,7 @@ def _decode(data: bytes, fmt: str, *, max_pixels: int, max_side: int | None) -> 
         warnings.simplefilter("ignore")
         # 1. Parse the header only, with the one plugin the magic bytes named.
         try:
-            image = Image.open(io.BytesIO(data), formats=[plugin])
+            image: Image.Image = Image.open(io.BytesIO(data), formats=[plugin])
         except Image.DecompressionBombError:
             # Pillow's own ceiling (about 179 MP) fired while reading the header.
             limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)

@@ -190,7 +190,9 @@ def contact_sheet(frames: dict[int, np.ndarray], title: str, path: Path) -> None
     thumb_h = 240
     thumbs = []
     for index, frame in zip(sorted(frames), ordered, strict=True):
-        thumb = cv2.resize(frame, (round(frame.shape[1] * thumb_h / frame.shape[0]), thumb_h), cv2.INTER_AREA)
+        thumb = cv2.resize(
+            frame, (round(frame.shape[1] * thumb_h / frame.shape[0]), thumb_h), interpolation=cv2.INTER_AREA
+        )
         thumbs.append(_label(thumb, f"frame {index}"))
     top = np.hstack(thumbs)
     crops = []

@@ -14,4 +14,4 @@ CAMERAS: tuple[Camera, ...] = ("auto", "still", "push", "drift", "orbit")
 EngineName = Literal["parallax", "diffusers"]
 ENGINE_NAMES: tuple[EngineName, ...] = get_args(EngineName)
 # The Celery queue each engine's workers listen on: GPU models never load in a CPU worker.
-ENGINE_QUEUES: dict[EngineName, str] = {"parallax": "cpu", "diffusers": "gpu"}
+ENGINE_QUEUES: dict[str, str] = {"parallax": "cpu", "diffusers": "gpu"}

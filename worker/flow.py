@@ -30,7 +30,7 @@ POLY_SIGMA = 1.1
 WINDOW = 9
 _REPLICATE = cv2.BORDER_REPLICATE
 # OpenCV fades the equations out over the outer five pixels, so edges trust their neighbours.
-_EDGE_WEIGHTS = np.float32([0.14, 0.14, 0.4472, 0.4472, 0.4472])
+_EDGE_WEIGHTS = np.array([0.14, 0.14, 0.4472, 0.4472, 0.4472], np.float32)
 
 
 @dataclass(frozen=True)

@@ -326,7 +326,12 @@ class MetricsAccumulator:
         assert self._corners is not None and self._first_gray is not None
         flags = cv2.OPTFLOW_USE_INITIAL_FLOW if guess is not None else 0
         moved, found, _ = cv2.calcOpticalFlowPyrLK(
-            self._first_gray, gray, self._corners, None if guess is None else guess.copy(), flags=flags, **_LK
+            self._first_gray,
+            gray,
+            self._corners,
+            None if guess is None else guess.copy(),  # type: ignore[arg-type]  # None: no guess; not in the stubs
+            flags=flags,
+            **_LK,
         )
         back, found_back, _ = cv2.calcOpticalFlowPyrLK(
             gray, self._first_gray, moved, self._corners.copy(), flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **_LK

@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image
 
 from app.images import ImageRejected, load_photo_rgb
+from worker.choices import Camera, Strength
 from worker.engines import get_engine
 from worker.engines.base import EngineError, MotionSpec, ProgressFn
 from worker.render import RenderResult, render_clip
@@ -30,8 +31,8 @@ def animate_file(
     *,
     engine: str = "parallax",
     preset: str | None = None,
-    strength: str = "gentle",
-    camera: str = "auto",
+    strength: Strength = "gentle",
+    camera: Camera = "auto",
     seconds: float = 4.0,
     fps: int = 24,
     long_side: int = 1280,
@@ -53,12 +54,12 @@ def animate_file(
         spec = MotionSpec(
             seconds=seconds,
             fps=fps,
-            strength=strength,  # type: ignore[arg-type]
+            strength=strength,
             camera=camera,
             loop=loop,
             seed=seed,
             long_side=long_side,
-            preset=preset,  # type: ignore[arg-type]
+            preset=preset,
             keep_still=mask,
         )
         output.parent.mkdir(parents=True, exist_ok=True)

@@ -96,7 +96,7 @@ class Mp4Writer:
             video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
         else:
             # OpenCV's SIMD conversion to 4:2:0 costs a fraction of swscale's (BT.601 either way).
-            yuv = cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420)
+            yuv = np.asarray(cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420), np.uint8)
             video_frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
         self._container.mux(self._stream.encode(video_frame))
         self.frames_written += 1

@@ -54,7 +54,9 @@ def working_copy(image: np.ndarray) -> np.ndarray:
 
 @cache
 def _face_cascade() -> cv2.CascadeClassifier:
-    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+    cascade = cv2.CascadeClassifier(
+        cv2.data.haarcascades + "haarcascade_frontalface_default.xml"  # type: ignore[attr-defined]  # not in the stubs
+    )
     if cascade.empty():
         raise RuntimeError("OpenCV's Haar face cascade is missing; install opencv-python-headless 4.x")
     return cascade
@@ -66,8 +68,8 @@ def detect_faces(gray: np.ndarray) -> tuple[Box, ...]:
     found = _face_cascade().detectMultiScale(
         cv2.equalizeHist(gray), scaleFactor=1.15, minNeighbors=5, minSize=(min_side, min_side)
     )
-    boxes = [tuple(int(v) for v in box) for box in found] if len(found) else []
-    return tuple(sorted(boxes, key=lambda b: -b[2] * b[3]))  # type: ignore[misc]
+    boxes: list[Box] = [(int(x), int(y), int(w), int(h)) for x, y, w, h in found] if len(found) else []
+    return tuple(sorted(boxes, key=lambda b: -b[2] * b[3]))
 
 
 def spectral_saliency(gray: np.ndarray) -> np.ndarray:
@@ -138,7 +140,7 @@ def _segment(image: np.ndarray, prior: np.ndarray, core: np.ndarray | None) -> n
     # GrabCut seeds its colour models from OpenCV's per-thread random state, which every earlier call
     # in a long-lived worker has moved on: a fixed seed makes the same photo give the same clip.
     cv2.setRNGSeed(_GRABCUT_SEED)
-    cv2.grabCut(small, mask, None, background, foreground, 2, cv2.GC_INIT_WITH_MASK)
+    cv2.grabCut(small, mask, (0, 0, 0, 0), background, foreground, 2, cv2.GC_INIT_WITH_MASK)
     subject = ((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)).astype(np.uint8)
     # Keep the largest piece: specks of "subject" in the background would float on their own.
     count, labels, stats, _ = cv2.connectedComponentsWithStats(subject, connectivity=8)

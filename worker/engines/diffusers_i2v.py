@@ -10,7 +10,7 @@ import gc
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias
 
 import numpy as np
 from PIL import Image
@@ -22,7 +22,10 @@ from worker.engines.presets import PRESETS, Offload, Plan, Preset, get_preset, r
 
 if TYPE_CHECKING:
     import torch
-    from diffusers import DiffusionPipeline
+
+# Each preset's pipeline class has its own call signature and memory methods; diffusers' shared base
+# class declares none of those we use, so pipelines are typed as what they are to us: duck-typed.
+Pipeline: TypeAlias = Any
 
 # Share of the progress bar given to denoising; decoding and post-processing take the rest.
 _DENOISE_SHARE = 0.9
@@ -51,7 +54,7 @@ class GpuOptions:
 @dataclass
 class _Loaded:
     preset: str
-    pipe: DiffusionPipeline
+    pipe: Pipeline
     device: torch.device
 
 
@@ -86,9 +89,7 @@ def choose_offload(preset: Preset, device: torch.device, options: GpuOptions) ->
     return "model" if total_gb >= preset.group_offload_below_gb else "group"
 
 
-def place_pipeline(
-    pipe: DiffusionPipeline, preset: Preset, device: torch.device, options: GpuOptions
-) -> Offload:
+def place_pipeline(pipe: Pipeline, preset: Preset, device: torch.device, options: GpuOptions) -> Offload:
     """Put the pipeline on the device with the memory settings it needs there; returns the mode used."""
     offload = choose_offload(preset, device, options)
     if offload == "none":
