@@ -97,7 +97,7 @@ def serve(host: str, port: int, data_dir: Path | None, no_worker: bool) -> None:
 
     settings = _settings(data_dir)
     settings.ensure_dirs()
-    upgrade(settings.sqlalchemy_url)
+    upgrade(settings.sqlalchemy_url, settings.media_dir)
     # The port is taken before anything else starts, so "running" is only printed when it is true and
     # a port already in use ends here with a reason, not after a worker was started for nothing.
     listener = _listening_socket(host, port)
@@ -316,7 +316,7 @@ def _accounts(data_dir: Path | None) -> Iterator[Session]:
 
     settings = _settings(data_dir)
     settings.ensure_dirs()
-    upgrade(settings.sqlalchemy_url)
+    upgrade(settings.sqlalchemy_url, settings.media_dir)
     database = Database(settings.sqlalchemy_url)
     try:
         with database.session() as session:

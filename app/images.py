@@ -213,7 +213,7 @@ _PLUGIN_MODULES = {
 
 
 @functools.cache
-def _load_plugin(fmt: str) -> None:
+def load_plugin(fmt: str) -> None:
     """Register the decoder of one accepted format with Pillow (a missing one is reported by the caller)."""
     if fmt == "heic":
         import pillow_heif
@@ -228,7 +228,7 @@ def _load_plugin(fmt: str) -> None:
 
 def _decode(data: bytes, fmt: str, *, max_pixels: int, max_side: int | None) -> Image.Image:
     plugin, _, name = _ACCEPTED[fmt]
-    _load_plugin(fmt)
+    load_plugin(fmt)
     if plugin not in Image.OPEN:
         raise ImageRejected(415, f"{name} photos cannot be read by this installation; convert it to JPEG")
     # Pillow warns about odd but readable files (bad EXIF, big images); the checks below decide what

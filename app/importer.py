@@ -41,7 +41,7 @@ def import_directory(
     from app.dispatch import Dispatcher
 
     settings.ensure_dirs()
-    upgrade(settings.sqlalchemy_url)
+    upgrade(settings.sqlalchemy_url, settings.media_dir)
     database = Database(settings.sqlalchemy_url)
     store = MediaStore(settings.media_dir)
     dispatcher = Dispatcher(create_celery(settings), database, settings)

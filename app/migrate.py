@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alembic import command
 from alembic.config import Config
 
@@ -17,5 +19,8 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str) -> None:
-    command.upgrade(alembic_config(url), "head")
+def upgrade(url: str, media_dir: Path | None = None) -> None:
+    """Migrate to the newest schema. `media_dir` lets a migration read stored photos (dates taken)."""
+    config = alembic_config(url)
+    config.attributes["media_dir"] = media_dir
+    command.upgrade(config, "head")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, TypeDecorator
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from app.dates import TakenAt, TakenSource
 
 
 def new_id() -> str:
@@ -76,6 +78,18 @@ class Photo(Base):
     height: Mapped[int] = mapped_column(Integer)
     size_bytes: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # When it was taken: the camera's wall clock, naive on purpose (app/dates.py says why), with the
+    # camera's offset from UTC where it wrote one; the upload time where the photo has no date.
+    taken_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
+    taken_offset_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    taken_at_source: Mapped[str] = mapped_column(String(8))
+
+    # The timeline pages by (taken_at, id), newest first: one index serves every page, however deep.
+    __table_args__ = (Index("ix_photos_timeline", "taken_at", "id"),)
+
+    @property
+    def taken(self) -> TakenAt:
+        return TakenAt(self.taken_at, self.taken_offset_minutes, cast(TakenSource, self.taken_at_source))
 
     clips: Mapped[list[Clip]] = relationship(
         back_populates="photo", cascade="all, delete-orphan", order_by="Clip.created_at", lazy="selectin"

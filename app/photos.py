@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -10,9 +11,10 @@ from sqlalchemy.orm import Session
 
 from app.clips import create_clip
 from app.config import Settings
+from app.dates import exif_taken_at, uploaded_at
 from app.db import Database
 from app.images import decode_upload, encode_jpeg
-from app.models import Clip, Photo, User
+from app.models import Clip, Photo, User, utcnow
 from app.schemas import ClipRequest
 from app.storage import MediaStore, write_atomic
 
@@ -51,7 +53,11 @@ def ingest_photo(
     if existing is not None:
         return Ingested(existing, duplicate=True)
 
+    taken = exif_taken_at(data, decoded.format) or uploaded_at(utcnow())
     photo = Photo(
+        taken_at=taken.local,
+        taken_offset_minutes=taken.offset_minutes,
+        taken_at_source=taken.source,
         sha256=decoded.sha256,
         original_name=safe_display_name(filename),
         format=decoded.format,
@@ -119,24 +125,33 @@ def add_photo(
     return Added(ingested.photo, ingested.duplicate, clip)
 
 
-def list_photos(*, session: Session, limit: int, cursor: str | None) -> tuple[list[Photo], str | None]:
-    """Newest first, keyset-paginated so pages stay right while uploads arrive.
+_CURSOR_TIME = "%Y%m%dT%H%M%S%f"
 
-    The cursor is the id of the last photo of the previous page.
+
+def _cursor(photo: Photo) -> str:
+    return f"{photo.taken_at.strftime(_CURSOR_TIME)}.{photo.id}"
+
+
+def _parse_cursor(cursor: str) -> tuple[datetime, str]:
+    taken, _, photo_id = cursor.partition(".")
+    try:
+        return datetime.strptime(taken, _CURSOR_TIME), photo_id
+    except ValueError:
+        raise LookupError("that cursor is not one this server gave; start from the first page") from None
+
+
+def list_photos(*, session: Session, limit: int, cursor: str | None) -> tuple[list[Photo], str | None]:
+    """By date taken, newest first, keyset-paginated on (taken_at, id): pages stay right while uploads
+    arrive, and a deep page costs what the first does (the timeline index serves both).
+
+    The cursor holds the date and id of the last photo of the previous page, so it outlives that photo.
     """
-    query = select(Photo).order_by(Photo.created_at.desc(), Photo.id.desc()).limit(limit + 1)
+    query = select(Photo).order_by(Photo.taken_at.desc(), Photo.id.desc()).limit(limit + 1)
     if cursor:
-        last = session.get(Photo, cursor)
-        if last is None:
-            raise LookupError("that cursor points at no photo (it may have been deleted); start again")
-        query = query.where(
-            or_(
-                Photo.created_at < last.created_at,
-                and_(Photo.created_at == last.created_at, Photo.id < last.id),
-            )
-        )
+        taken, photo_id = _parse_cursor(cursor)
+        query = query.where(or_(Photo.taken_at < taken, and_(Photo.taken_at == taken, Photo.id < photo_id)))
     photos = list(session.scalars(query))
-    next_cursor = photos[limit - 1].id if len(photos) > limit else None
+    next_cursor = _cursor(photos[limit - 1]) if len(photos) > limit else None
     return photos[:limit], next_cursor
 
 

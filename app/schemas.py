@@ -75,6 +75,11 @@ class PhotoOut(BaseModel):
     format: str
     original_name: str
     created_at: datetime
+    taken_at: str = Field(
+        description="When the photo was taken, ISO 8601: the camera's clock, with its UTC offset where the "
+        "photo carries one; the upload time (UTC) when `taken_at_source` is `upload`"
+    )
+    taken_at_source: Literal["exif", "upload"]
     thumbnail_url: str
     display_url: str
     original_url: str

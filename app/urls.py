@@ -25,6 +25,8 @@ def photo_out(photo: Photo) -> PhotoOut:
         format=photo.format,
         original_name=photo.original_name,
         created_at=photo.created_at,
+        taken_at=photo.taken.isoformat(),
+        taken_at_source=photo.taken.source,
         thumbnail_url=f"{base}/thumb.jpg",
         display_url=f"{base}/display.jpg",
         original_url=f"{base}/original",
