@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, extract, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -140,19 +140,31 @@ def _parse_cursor(cursor: str) -> tuple[datetime, str]:
         raise LookupError("that cursor is not one this server gave; start from the first page") from None
 
 
-def list_photos(*, session: Session, limit: int, cursor: str | None) -> tuple[list[Photo], str | None]:
+def list_photos(
+    *, session: Session, limit: int, cursor: str | None, year: int | None = None
+) -> tuple[list[Photo], str | None]:
     """By date taken, newest first, keyset-paginated on (taken_at, id): pages stay right while uploads
     arrive, and a deep page costs what the first does (the timeline index serves both).
 
     The cursor holds the date and id of the last photo of the previous page, so it outlives that photo.
+    `year` starts the timeline at the newest photo taken in that year (or before it).
     """
     query = select(Photo).order_by(Photo.taken_at.desc(), Photo.id.desc()).limit(limit + 1)
+    if year is not None:
+        query = query.where(Photo.taken_at < datetime(year + 1, 1, 1))
     if cursor:
         taken, photo_id = _parse_cursor(cursor)
         query = query.where(or_(Photo.taken_at < taken, and_(Photo.taken_at == taken, Photo.id < photo_id)))
     photos = list(session.scalars(query))
     next_cursor = _cursor(photos[limit - 1]) if len(photos) > limit else None
     return photos[:limit], next_cursor
+
+
+def photo_years(*, session: Session) -> list[tuple[int, int]]:
+    """(year, photos taken that year), newest year first."""
+    year = extract("year", Photo.taken_at)
+    rows = session.execute(select(year, func.count()).group_by(year).order_by(year.desc()))
+    return [(int(found), int(count)) for found, count in rows]
 
 
 def may_delete(user: User, photo: Photo) -> bool:

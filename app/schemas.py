@@ -86,6 +86,11 @@ class PhotoOut(BaseModel):
     clips: list[ClipOut]
 
 
+class YearCount(BaseModel):
+    year: int
+    count: int
+
+
 class PhotoPage(BaseModel):
     items: list[PhotoOut]
     next_cursor: str | None

@@ -58,6 +58,7 @@ RULES: dict[tuple[str, str], str] = {
     ("DELETE", "/api/users/{user_id}"): ADMIN,
     ("POST", "/api/photos"): MEMBER,
     ("GET", "/api/photos"): MEMBER,
+    ("GET", "/api/photos/years"): MEMBER,
     ("GET", "/api/photos/{photo_id}"): MEMBER,
     ("DELETE", "/api/photos/{photo_id}"): OWNER,
     ("POST", "/api/photos/{photo_id}/clips"): MEMBER,

@@ -220,6 +220,10 @@ def test_family_journey(server: str) -> None:
         expect(tiles).to_have_count(3)
         for image in page.locator(".tile img").all():
             page.wait_for_function(LOADED_IMAGE, arg=image.element_handle())
+        # The fixtures carry no date taken: all three sit under this month, titled by date, not file name.
+        expect(page.locator("section.month .tile")).to_have_count(3)
+        expect(page.locator(".month-title")).to_have_count(1)
+        assert page.locator(".tile img").first.get_attribute("alt").startswith("Photo added ")
         shot(page, "03-gallery-working")
         ready_badge = page.locator(".tile-item:has(.badge.motion)")
         expect(ready_badge.first).to_be_visible(timeout=CLIP_READY_MS)

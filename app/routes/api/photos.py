@@ -9,8 +9,8 @@ from fastapi.concurrency import run_in_threadpool
 
 from app.deps import CurrentUser, Services, ServicesDep, SessionDep, photo_or_404
 from app.images import ImageRejected
-from app.photos import add_photo, delete_photo, list_photos, may_delete
-from app.schemas import PhotoOut, PhotoPage, RefusedFile, UploadedPhoto
+from app.photos import add_photo, delete_photo, list_photos, may_delete, photo_years
+from app.schemas import PhotoOut, PhotoPage, RefusedFile, UploadedPhoto, YearCount
 from app.urls import photo_out
 
 router = APIRouter()
@@ -85,13 +85,22 @@ def get_photos(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 60,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
+    year: Annotated[
+        int | None, Query(ge=1, le=9998, description="start at the newest photo of this year")
+    ] = None,
 ) -> PhotoPage:
-    """Photos, newest first, each with its clips."""
+    """Photos by date taken, newest first, each with its clips."""
     try:
-        photos, next_cursor = list_photos(session=session, limit=limit, cursor=cursor)
+        photos, next_cursor = list_photos(session=session, limit=limit, cursor=cursor, year=year)
     except LookupError as exc:
         raise HTTPException(400, str(exc)) from None
     return PhotoPage(items=[photo_out(p) for p in photos], next_cursor=next_cursor)
+
+
+@router.get("/photos/years")
+def get_years(user: CurrentUser, session: SessionDep) -> list[YearCount]:
+    """The years photos were taken in, newest first, with how many: the timeline's jump list."""
+    return [YearCount(year=year, count=count) for year, count in photo_years(session=session)]
 
 
 @router.get("/photos/{photo_id}")
