@@ -64,20 +64,28 @@ def current_auth_session(request: Request, session: SessionDep, settings: Settin
 OptionalAuth = Annotated[AuthSession | None, Depends(current_auth_session)]
 
 
-def origin_is_foreign(request: Request) -> bool:
-    """A browser names the page a write came from; one from another site is refused."""
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def origin_is_foreign(request: Request, settings: Settings) -> bool:
+    """A browser names the page a write came from; one from another site is refused. Ours is the Host the
+    request came to or, behind a reverse proxy that rewrites Host, the origin of VIVANT_PUBLIC_URL."""
     origin = request.headers.get("origin") or request.headers.get("referer")
     if not origin or origin == "null":
         return bool(origin)
+    if settings.public_url and _origin(origin) == _origin(settings.public_url):
+        return False
     return urlsplit(origin).netloc != request.headers.get("host", request.url.netloc)
 
 
-def require_auth(request: Request, auth: OptionalAuth) -> AuthSession:
+def require_auth(request: Request, auth: OptionalAuth, settings: SettingsDep) -> AuthSession:
     if auth is None:
         raise HTTPException(401, "sign in first")
     if request.method not in SAFE_METHODS:
         # Writes that ride on the cookie must prove they come from our own pages.
-        if origin_is_foreign(request):
+        if origin_is_foreign(request, settings):
             raise HTTPException(403, "this request came from another site")
         if not csrf_matches(auth.csrf_token, request.headers.get(CSRF_HEADER)):
             raise HTTPException(403, f"missing or wrong {CSRF_HEADER} header; sign in again if this persists")

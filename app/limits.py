@@ -85,6 +85,12 @@ def security_headers() -> list[tuple[bytes, bytes]]:
     ]
 
 
+# Pages and API answers carry the member's data: no browser or proxy may keep them, or after signing out
+# the Back button shows the gallery again. Media and share files set their own, looser policy; the
+# stylesheet and scripts are the same for everyone and revalidate by ETag.
+NO_STORE = (b"cache-control", b"no-store")
+
+
 class SecurityHeaders:
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -94,11 +100,12 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        defaults = self.headers if scope["path"].startswith("/static/") else [*self.headers, NO_STORE]
 
         async def add_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {name.lower() for name, _ in message.get("headers", [])}
-                extra: list[Any] = [h for h in self.headers if h[0] not in present]
+                extra: list[Any] = [h for h in defaults if h[0] not in present]
                 message["headers"] = list(message.get("headers", [])) + extra
             await send(message)
 

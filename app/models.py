@@ -137,8 +137,11 @@ class Share(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # How often the public page showed the clip, so the family can see which links are in use.
+    opens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     clip: Mapped[Clip] = relationship(back_populates="shares")
+    creator: Mapped[User | None] = relationship(lazy="joined")
 
     def is_live(self, now: datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

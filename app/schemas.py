@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from worker.choices import Camera, EngineName, Strength
 
 ClipStatus = Literal["queued", "running", "ready", "failed"]
+# A revoked link is never listed; an expired one is, marked, so the family sees why it stopped working.
+ShareStatus = Literal["live", "expired"]
 
 
 class Credentials(BaseModel):
@@ -123,9 +125,14 @@ class ShareOut(BaseModel):
     id: str
     url: str
     clip_id: str
+    photo_id: str
+    status: ShareStatus
     allow_download: bool
     expires_at: datetime | None
     has_password: bool
+    created_at: datetime
+    created_by: str | None = Field(description="e-mail of the member who made it; null once removed")
+    opens: int = Field(description="how often the public page showed the clip")
 
 
 class Health(BaseModel):

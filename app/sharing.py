@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, selectinload
 
 from app.auth import hash_password, hash_token, verify_password
 from app.errors import ServiceError
 from app.models import Clip, Share, utcnow
-from app.schemas import ShareOut, ShareRequest
+from app.schemas import PhotoOut, ShareOut, ShareRequest, ShareStatus
+from app.urls import photo_out
 
 # 32 random bytes: 256 bits, far past guessing.
 TOKEN_BYTES = 32
@@ -56,9 +58,37 @@ def password_ok(share: Share, password: str | None) -> bool:
     return password is not None and verify_password(share.password_hash, password)
 
 
+def count_open(*, session: Session, share: Share) -> None:
+    # In SQL, so that visitors opening the link at the same moment are each counted.
+    session.execute(update(Share).where(Share.id == share.id).values(opens=Share.opens + 1))
+
+
 def revoke_share(*, session: Session, share: Share) -> None:
     if share.revoked_at is None:
         share.revoked_at = utcnow()
+
+
+def listed_shares(
+    *, session: Session, clip_id: str | None = None, photo_id: str | None = None
+) -> list[Share]:
+    """The links a member is shown, newest first: every one not revoked. Expired links are listed too
+    (as expired): a link that stopped working on its own is something the family wants to see."""
+    query = (
+        select(Share)
+        .join(Share.clip)
+        .where(Share.revoked_at.is_(None))
+        # Each row names its photo: load clips and photos in two queries, not two per link.
+        .options(selectinload(Share.clip).selectinload(Clip.photo))
+    )
+    if clip_id is not None:
+        query = query.where(Share.clip_id == clip_id)
+    if photo_id is not None:
+        query = query.where(Clip.photo_id == photo_id)
+    return list(session.scalars(query.order_by(Share.created_at.desc(), Share.id)))
+
+
+def share_status(share: Share) -> ShareStatus:
+    return "live" if share.is_live(utcnow()) else "expired"
 
 
 def share_out(share: Share, url: str) -> ShareOut:
@@ -66,7 +96,38 @@ def share_out(share: Share, url: str) -> ShareOut:
         id=share.id,
         url=url,
         clip_id=share.clip_id,
+        photo_id=share.clip.photo_id,
+        status=share_status(share),
         allow_download=share.allow_download,
         expires_at=share.expires_at,
         has_password=share.password_hash is not None,
+        created_at=share.created_at,
+        created_by=share.creator.email if share.creator else None,
+        opens=share.opens,
     )
+
+
+@dataclass(frozen=True)
+class LibraryLink:
+    """A row of the Links page: the link, and what it shows."""
+
+    link: ShareOut
+    photo: PhotoOut
+    clip_number: int  # the clip's place among its photo's clips, 1 for the first
+    clip_count: int
+
+
+def library_links(*, session: Session) -> list[LibraryLink]:
+    rows = []
+    for share in listed_shares(session=session):
+        clips = share.clip.photo.clips
+        number = next(i for i, clip in enumerate(clips, start=1) if clip.id == share.clip_id)
+        rows.append(
+            LibraryLink(
+                link=share_out(share, url=""),
+                photo=photo_out(share.clip.photo),
+                clip_number=number,
+                clip_count=len(clips),
+            )
+        )
+    return rows

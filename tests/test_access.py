@@ -7,6 +7,7 @@ The rule table below must name every route the app has: a new route without a ru
 from __future__ import annotations
 
 import io
+import re
 import socket
 import statistics
 import time
@@ -20,13 +21,15 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from PIL import Image
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 
+from app.auth import MAX_FAILURES_PER_ADDRESS
 from app.config import Settings
 from app.db import Database
 from app.main import create_app
 from app.migrate import upgrade
 from app.models import AuthSession, Share, User, utcnow
+from app.routes.share import SHARE_PASSWORD_TRIES, SHARE_PASSWORD_TRIES_PER_ADDRESS
 from app.storage import MediaStore
 from app.templating import local_path
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, set_up_admin
@@ -65,6 +68,7 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/clips/{clip_id}"): MEMBER,
     ("POST", "/api/clips/{clip_id}/shares"): MEMBER,
     ("GET", "/api/clips/{clip_id}/shares"): MEMBER,
+    ("GET", "/api/photos/{photo_id}/shares"): MEMBER,
     ("DELETE", "/api/shares/{share_id}"): MEMBER,
     ("GET", "/api/shares"): MEMBER,
     ("GET", "/media/photos/{photo_id}/thumb.jpg"): MEMBER,
@@ -81,6 +85,7 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/"): MEMBER,
     ("GET", "/upload"): MEMBER,
     ("GET", "/family"): MEMBER,
+    ("GET", "/links"): MEMBER,
     ("GET", "/photos/{photo_id}"): MEMBER,
     ("GET", "/setup"): PUBLIC,
     ("GET", "/login"): PUBLIC,
@@ -158,8 +163,16 @@ class Family:
         assert response.status_code == 201, response.text
         return response.json()["id"]  # type: ignore[no-any-return]
 
-    def ready_clip(self) -> str:
-        clip_id = self.upload(self.admin, self.admin_csrf)["clip_id"]
+    def ready_clip(self, photo_id: str | None = None) -> str:
+        """A finished clip: of a new photo, or another clip of `photo_id`."""
+        if photo_id is None:
+            clip_id = self.upload(self.admin, self.admin_csrf)["clip_id"]
+        else:
+            asked = self.admin.post(
+                f"/api/photos/{photo_id}/clips", json={}, headers={"X-CSRF-Token": self.admin_csrf}
+            )
+            assert asked.status_code == 202, asked.text
+            clip_id = asked.json()["id"]
         database = Database(self.settings.sqlalchemy_url)
         try:
             assert (
@@ -568,6 +581,30 @@ def test_cookie_writes_need_the_token_and_our_origin(family: Family) -> None:
         assert family.admin.request(method, url, **kwargs).status_code < 400, route
 
 
+@SQLITE_ONLY
+def test_behind_a_proxy_that_rewrites_host_the_public_origin_is_ours(settings: Settings) -> None:
+    proxied = settings.model_copy(update={"public_url": "https://photos.example.org/"})
+    # The proxy hands the request on to vivant:8000: that is the Host the app sees, never the public name.
+    with TestClient(create_app(proxied, reconcile=False), base_url="https://vivant:8000") as client:
+        csrf = set_up_admin(client)
+        emails = (f"person{n}@example.com" for n in range(10))
+
+        def write(**headers: str) -> int:
+            body = {"email": next(emails), "password": "long enough 1"}
+            return client.post("/api/users", json=body, headers={"X-CSRF-Token": csrf} | headers).status_code
+
+        assert write(Origin="https://photos.example.org") == 201
+        assert write(Referer="https://photos.example.org/family") == 201
+        assert write(Origin="https://vivant:8000") == 201  # straight to the app, as before
+        for foreign in (
+            {"Origin": "http://photos.example.org"},  # our name, but not our scheme
+            {"Origin": "https://photos.example.org.evil.example"},
+            {"Origin": "https://evil.example"},
+            {"Referer": "https://evil.example/photos.example.org"},
+        ):
+            assert write(**foreign) == 403, foreign
+
+
 def _session_cookie(response: object) -> str:
     return next(
         header
@@ -776,3 +813,144 @@ def test_share_password_is_optional_and_revoking_locks_every_route(family: Famil
     )
     for suffix in ("", "/video", "/poster", "/photo", "/download/video", "/download/photo"):
         assert visitor.get(base + suffix).status_code == 404, suffix
+
+
+def test_guessing_share_passwords_never_locks_out_sign_in(family: Family) -> None:
+    """Share passwords and sign-ins are counted apart: each throttle works, neither trips the other."""
+    guesser = family.anonymous()  # one address for every request below
+
+    def guesses(token: str, count: int) -> list[int]:
+        url = f"/s/{token}/unlock"
+        return [
+            guesser.post(url, data={"password": "a guess"}, follow_redirects=False).status_code
+            for _ in range(count)
+        ]
+
+    tokens = [family.share(family.clip_id, password=SHARE_PASSWORD)[1] for _ in range(3)]
+    # Per link: the 11th try at one link waits, even with the right password.
+    assert guesses(tokens[0], SHARE_PASSWORD_TRIES) == [303] * SHARE_PASSWORD_TRIES
+    assert guesser.post(f"/s/{tokens[0]}/unlock", data={"password": SHARE_PASSWORD}).status_code == 429
+    # Per address, across links: 20 wrong passwords, then even a fresh link waits.
+    assert guesses(tokens[1], SHARE_PASSWORD_TRIES_PER_ADDRESS - SHARE_PASSWORD_TRIES) == [303] * 10
+    assert guesses(tokens[2], 1) == [429]
+
+    # Sign-in from the same address is untouched by all that guessing...
+    right = {"email": MEMBER_EMAIL, "password": MEMBER_PASSWORD}
+    assert guesser.post("/api/auth/login", json=right).status_code == 200
+    # ...and its own throttle still counts sign-ins: 20 failures, then 429.
+    for i in range(MAX_FAILURES_PER_ADDRESS):
+        wrong = {"email": f"nobody{i}@example.com", "password": "wrong password"}
+        assert guesser.post("/api/auth/login", json=wrong).status_code == 401
+    assert guesser.post("/api/auth/login", json=right).status_code == 429
+
+
+# --- 12. the links of the library ---------------------------------------------------------------------
+
+
+def test_listings_show_the_links_of_every_clip_and_mark_expired_ones(family: Family) -> None:
+    """A new clip of a photo must not hide the older clip's links: a link nobody sees cannot be revoked."""
+    newer_clip = family.ready_clip(family.photo_id)
+    newer_share, _ = family.share(newer_clip)
+    revoked = _share_ids(family, Share.revoked_at.is_not(None))
+    expired = _share_ids(family, Share.expires_at < utcnow())
+    assert len(revoked) == 1 and len(expired) == 1
+
+    listed = family.member.get(f"/api/photos/{family.photo_id}/shares").json()
+    by_id = {share["id"]: share for share in listed}
+    assert set(by_id) == {family.share_id, newer_share} | expired
+    assert by_id[family.share_id]["clip_id"] == family.clip_id and by_id[newer_share]["clip_id"] == newer_clip
+    assert {share["photo_id"] for share in listed} == {family.photo_id}
+    statuses = [by_id[s]["status"] for s in (family.share_id, newer_share, *expired)]
+    assert statuses == ["live", "live", "expired"]
+
+    # The same links, the same way, in every listing.
+    everything = {share["id"]: share["status"] for share in family.member.get("/api/shares").json()}
+    of_clip = {
+        share["id"]: share["status"]
+        for share in family.member.get(f"/api/clips/{family.clip_id}/shares").json()
+    }
+    assert of_clip == {family.share_id: "live"} | dict.fromkeys(expired, "expired")
+    assert everything.items() >= of_clip.items() and newer_share in everything
+    assert not revoked & (everything.keys() | of_clip.keys() | by_id.keys())
+
+
+def _share_ids(family: Family, *where: ColumnElement[bool]) -> set[str]:
+    database = Database(family.settings.sqlalchemy_url)
+    with database.session() as session:
+        ids = set(session.scalars(select(Share.id).where(*where)))
+    database.dispose()
+    return ids
+
+
+def test_the_links_page_lists_every_link_with_what_it_shows_and_how_often_it_was_opened(
+    family: Family,
+) -> None:
+    visitor = family.anonymous()
+    for _ in range(2):
+        assert visitor.get(f"/s/{family.token}").status_code == 200
+    assert visitor.get(f"/s/{family.token}/video").status_code == 200  # a file is no new visit
+    locked_id, locked_token = family.share(family.other_clip_id, password=SHARE_PASSWORD)
+    assert visitor.get(f"/s/{locked_token}").status_code == 401  # the clip was not shown: not counted
+
+    page = family.member.get("/links")
+    assert page.status_code == 200
+    rows = dict(re.findall(r'data-share-id="(\w+)"\s+data-status="(\w+)"', page.text))
+    expired = _share_ids(family, Share.expires_at < utcnow())
+    assert len(expired) == 1 and {family.share_id, locked_id} < rows.keys()
+    not_revoked = _share_ids(family, Share.revoked_at.is_(None))
+    assert rows == {s: "expired" if s in expired else "live" for s in not_revoked}
+    row = page.text.split(f'data-share-id="{family.share_id}"', 1)[1].split('<li class="link-row', 1)[0]
+    for fact in (
+        f'src="/media/photos/{family.photo_id}/thumb.jpg"',
+        "family.png",
+        "Opened 2 times",
+        "Never expires",
+        "No password",
+        "Downloads allowed",
+        f"Made by {ADMIN_EMAIL}",
+        "Revoke",
+    ):
+        assert fact in row, fact
+    locked_row = page.text.split(f'data-share-id="{locked_id}"', 1)[1].split('<li class="link-row', 1)[0]
+    assert "Not opened yet" in locked_row and "Password" in locked_row and "View only" in locked_row
+    opens = {share["id"]: share["opens"] for share in family.member.get("/api/shares").json()}
+    assert opens[family.share_id] == 2 and opens[locked_id] == 0
+
+    # Revoked there (the page's button sends this), the link leaves the page and stops opening.
+    headers = {"X-CSRF-Token": family.member_csrf}
+    assert family.member.delete(f"/api/shares/{family.share_id}", headers=headers).status_code == 204
+    assert f'data-share-id="{family.share_id}"' not in family.member.get("/links").text
+    assert visitor.get(f"/s/{family.token}").status_code == 404
+    assert 'href="/links"' in family.member.get("/").text
+
+
+# --- 13. what browsers and proxies may keep -----------------------------------------------------------
+
+
+def test_member_pages_and_api_answers_are_never_stored(family: Family) -> None:
+    """Back after Sign out must not show the gallery: no signed-in page or API answer may be kept."""
+    checked = 0
+    for route, rule in sorted(RULES.items()):
+        if route[0] != "GET" or rule not in (MEMBER, OWNER, ADMIN):
+            continue
+        method, url, kwargs = requests_for(family, route, family.admin_csrf, family.token)
+        for client in (family.admin, family.anonymous()):
+            response = client.request(method, url, follow_redirects=False, **kwargs)
+            cache = response.headers.get("cache-control", "")
+            if route[1].startswith("/media/") and response.status_code == 200:
+                # Browsers may keep the member's media a while; shared caches may not keep them at all.
+                assert "private" in cache and "public" not in cache, (url, cache)
+            else:
+                assert "no-store" in cache, (url, response.status_code, cache)
+            checked += 1
+    assert checked >= 2 * 15
+    write = family.admin.post(
+        f"/api/photos/{family.photo_id}/clips", json={}, headers={"X-CSRF-Token": family.admin_csrf}
+    )
+    assert write.status_code == 202 and write.headers["cache-control"] == "no-store"
+    visitor = family.anonymous()
+    assert visitor.get(f"/s/{family.token}").headers["cache-control"] == "no-store"
+    for suffix in ("/video", "/poster", "/photo"):
+        cache = visitor.get(f"/s/{family.token}{suffix}").headers["cache-control"]
+        assert "private" in cache and "no-cache" in cache, suffix  # rechecked, so a revoke takes effect
+    assert "no-store" not in visitor.get("/static/app.css").headers.get("cache-control", "")

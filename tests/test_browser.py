@@ -1,8 +1,8 @@
 """The pages in a real browser: Debian's chromium driven by Playwright against `vivant serve`.
 
 One journey, step by step, as a family would take it: set up, upload, watch clips arrive, open a photo,
-share its clip, watch it logged out, revoke it, and look at it all on a phone. Screenshots of each step
-land in test-artifacts/ for a person to look at.
+share its clip, watch it logged out, revoke it, look at it all on a phone, and find every link of the
+library on the Links page. Screenshots of each step land in test-artifacts/ for a person to look at.
 """
 
 from __future__ import annotations
@@ -381,6 +381,12 @@ def test_family_journey(server: str) -> None:
         console.step = "sign-in"
         page.click("[data-sign-out]")
         expect(page).to_have_url(server + "/login")
+        # Back, after signing out, asks the server again (nothing was stored) and lands on the sign-in page,
+        # not on the photo with the member's e-mail in the corner.
+        page.go_back()
+        expect(page).to_have_url(f"{server}/login?next=/photos/{photo_id}")
+        expect(page.locator(".site-nav")).to_have_count(0)
+        expect(page.locator("[data-original]")).to_have_count(0)
         page.goto(f"{server}/photos/{photo_id}")
         expect(page).to_have_url(f"{server}/login?next=/photos/{photo_id}")
         page.fill("input[name=email]", EMAIL)
@@ -397,6 +403,13 @@ def test_family_journey(server: str) -> None:
         # without a reload.
         console.step = "another-clip"
         first_clip = page.get_attribute("[data-clip-video]", "data-clip-video")
+        page.click("[data-open-share]")
+        dialog.locator("input[name=allow_download]").check()
+        dialog.locator("select[name=expires]").select_option("7")
+        dialog.locator("button[type=submit]").click()
+        expect(url_box).to_have_value(re.compile(r"/s/[\w-]{20,}$"))
+        first_clip_url = url_box.input_value()
+        dialog.locator("[data-share-result] [data-close-dialog]").click()
         page.select_option("[data-new-clip] select[name=strength]", "whisper")
         page.select_option("[data-new-clip] select[name=camera]", "drift")
         page.check("[data-new-clip] input[name=loop]")
@@ -409,6 +422,46 @@ def test_family_journey(server: str) -> None:
         expect(new_video).to_be_visible(timeout=CLIP_READY_MS)
         expect(page.locator("[data-clip-caption]")).to_have_text("Clip · whisper · drift · loop")
         assert_video_plays(page, "[data-clip-video]")
+        # The first clip's link is still listed, and says which clip it shows: it can still be revoked.
+        first_link = page.locator(f'[data-share-list] .share-item[data-clip-id="{first_clip}"]')
+        expect(first_link).to_have_count(1)
+        expect(first_link).to_contain_text("Clip 1 of 2")
+        expect(first_link).not_to_contain_text("shown above")
+        page.click("[data-open-share]")
+        dialog.locator("input[name=password]").fill(SHARE_PASSWORD)
+        dialog.locator("button[type=submit]").click()
+        expect(url_box).not_to_have_value(first_clip_url)
+        dialog.locator("[data-share-result] [data-close-dialog]").click()
+        share_items = page.locator("[data-share-list] .share-item")
+        expect(share_items).to_have_count(2)
+        expect(share_items.first).to_contain_text("Clip 2 of 2 (shown above)")
+        shot(page, "14b-photo-links")
+
+        # The Links page lists both, says what each shows and how it is set, and counts the visits.
+        console.step = "links"
+        assert public.goto(first_clip_url).status == 200
+        page.click(".site-nav a[href='/links']")
+        expect(page).to_have_url(server + "/links")
+        rows = page.locator("[data-link-list] .link-row")
+        expect(rows).to_have_count(2)
+        first_row = rows.filter(has_text="clip 1 of 2")
+        expect(first_row).to_contain_text("Opened 1 time")
+        expect(first_row).to_contain_text("Downloads allowed")
+        expect(first_row).to_contain_text("Expires")
+        expect(first_row).to_contain_text(f"Made by {EMAIL}")
+        expect(rows.filter(has_text="clip 2 of 2")).to_contain_text("Password")
+        for image in page.locator(".link-thumb img").all():
+            page.wait_for_function(LOADED_IMAGE, arg=image.element_handle())
+        shot(page, "19-links")
+        page.once("dialog", lambda confirm: confirm.accept())
+        first_row.locator("[data-revoke]").click()
+        expect(rows).to_have_count(1)
+        expect(page.locator("[data-link-status]")).to_contain_text("revoked")
+        console.step = "links-revoked"
+        assert public.goto(first_clip_url).status == 404
+        page.go_back()
+        expect(page).to_have_url(f"{server}/photos/{photo_id}")
+        expect(page.locator("[data-share-list] .share-item")).to_have_count(1)
 
         # 12. Deleting the photo, after a confirmation, leads back to a gallery without it.
         console.step = "delete"
@@ -510,6 +563,7 @@ def test_family_journey(server: str) -> None:
                 "refused-upload": "status of 4",
                 "locked": "status of 401",
                 "revoked": "status of 404",
+                "links-revoked": "status of 404",
                 "sign-in": "status of 401",
             }
         )

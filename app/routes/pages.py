@@ -13,6 +13,7 @@ from app.auth import any_user_exists
 from app.deps import OptionalAuth, SessionDep, SettingsDep, photo_or_404
 from app.models import AuthSession, User
 from app.photos import may_delete
+from app.sharing import library_links
 from app.templating import local_path
 from app.urls import absolute_url, photo_out
 
@@ -81,6 +82,11 @@ def family_page(request: Request, auth: PageAuth, session: SessionDep, settings:
     return _render(
         request, "family.html", auth, members=members, login_url=absolute_url(request, settings, "/login")
     )
+
+
+@router.get("/links")
+def links_page(request: Request, auth: PageAuth, session: SessionDep) -> HTMLResponse:
+    return _render(request, "links.html", auth, links=library_links(session=session))
 
 
 @router.get("/setup", response_model=None)

@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from app.deps import ServicesDep, SessionDep, SettingsDep
 from app.login_throttle import check_throttle, record_failure
 from app.models import Share
-from app.sharing import find_live_share, password_ok
+from app.sharing import count_open, find_live_share, password_ok
 from app.urls import absolute_url
 
 router = APIRouter(prefix="/s", include_in_schema=False)
@@ -25,6 +25,8 @@ SHARE_COOKIE = "vivant_share"
 # Shared files may be cached by the browser only, and re-checked so that a revoke takes effect.
 SHARE_CACHE = "private, no-cache"
 SHARE_PASSWORD_TRIES = 10
+# Per address, across links. Counted apart from sign-ins: guessing at a link must not lock the family out.
+SHARE_PASSWORD_TRIES_PER_ADDRESS = 20
 
 
 def _unlock_value(share: Share, secret: str) -> str:
@@ -55,11 +57,15 @@ UnlockedShare = Annotated[Share, Depends(unlocked_share)]
 
 
 @router.get("/{token}", response_model=None)
-def share_page(token: str, request: Request, share: LiveShare, settings: SettingsDep) -> HTMLResponse:
+def share_page(
+    token: str, request: Request, share: LiveShare, session: SessionDep, settings: SettingsDep
+) -> HTMLResponse:
     templates = request.app.state.templates
     locked = share.password_hash is not None and not hmac.compare_digest(
         request.cookies.get(SHARE_COOKIE, ""), _unlock_value(share, settings.session_secret)
     )
+    if not locked and request.method == "GET":
+        count_open(session=session, share=share)
     clip = share.clip
     base = f"/s/{token}"
     context = {
@@ -89,8 +95,8 @@ def unlock(
 ) -> Response:
     """The password travels in the POST body, never in a URL."""
     address = request.client.host if request.client else "unknown"
-    keys = [f"share:{share.id}", f"address:{address}"]
-    check_throttle(session, keys, limits=[SHARE_PASSWORD_TRIES, 20])
+    keys = [f"share:{share.id}", f"share-address:{address}"]
+    check_throttle(session, keys, limits=[SHARE_PASSWORD_TRIES, SHARE_PASSWORD_TRIES_PER_ADDRESS])
     if not password_ok(share, password):
         record_failure(session, keys)
         return RedirectResponse(f"/s/{token}?error=wrong-password", status_code=303)

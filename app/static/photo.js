@@ -1,4 +1,5 @@
-// One photo: the original beside its newest clip, live progress, new clips, share links, deletion.
+// One photo: the original beside its newest clip, live progress, new clips, the links of all its clips,
+// deletion.
 "use strict";
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -155,30 +156,39 @@ document.addEventListener("DOMContentLoaded", () => {
 
   // ---- Share links ----------------------------------------------------------------------------
 
-  function shareLabel(share, index) {
-    const parts = [`Link ${index + 1}`];
-    parts.push(
-      share.expires_at ? `expires ${new Date(share.expires_at).toLocaleDateString()}` : "never expires",
-    );
+  // Which clip a link shows: the photo may have several, and a link keeps showing the one it was made for.
+  function clipName(clipId) {
+    const number = photo.clips.findIndex((c) => c.id === clipId) + 1;
+    const name = photo.clips.length > 1 ? `Clip ${number} of ${photo.clips.length}` : "This clip";
+    return clipId === shownClip()?.id ? `${name} (shown above)` : name;
+  }
+
+  function shareLabel(share) {
+    const parts = [clipName(share.clip_id)];
+    const day = share.expires_at ? new Date(share.expires_at).toLocaleDateString() : "";
+    if (share.status === "expired") parts.push(`expired ${day}`);
+    else parts.push(day ? `expires ${day}` : "never expires");
     if (share.has_password) parts.push("password");
     parts.push(share.allow_download ? "download allowed" : "view only");
+    parts.push(share.opens ? `opened ${share.opens} time${share.opens === 1 ? "" : "s"}` : "not opened yet");
     return parts.join(" · ");
   }
 
+  // Links of every clip of the photo, not only the newest: a link nobody can see could not be revoked.
   async function loadShares() {
-    const clip = newestReadyClip(photo);
-    if (!clip) {
-      sharesBox.hidden = true;
-      return;
-    }
-    const result = await api("GET", `/api/clips/${encodeURIComponent(clip.id)}/shares`);
+    const result = await api("GET", `/api/photos/${encodeURIComponent(photo.id)}/shares`);
     if (!result.ok) {
       showError(errorBox, `Could not list the share links: ${result.error}`);
       return;
     }
     shareList.replaceChildren();
-    result.data.forEach((share, index) => {
-      const revoke = el("button", { type: "button", className: "button small danger", text: "Revoke" });
+    for (const share of result.data) {
+      const expired = share.status === "expired";
+      const revoke = el("button", {
+        type: "button",
+        className: "button small danger",
+        text: expired ? "Remove" : "Revoke",
+      });
       revoke.addEventListener("click", async () => {
         revoke.disabled = true;
         const gone = await api("DELETE", `/api/shares/${encodeURIComponent(share.id)}`);
@@ -189,10 +199,14 @@ document.addEventListener("DOMContentLoaded", () => {
         }
         loadShares();
       });
-      const li = el("li", { className: "share-item", "data-share-id": share.id });
-      li.append(el("span", { text: shareLabel(share, index) }), revoke);
+      const li = el("li", {
+        className: expired ? "share-item expired" : "share-item",
+        "data-share-id": share.id,
+        "data-clip-id": share.clip_id,
+      });
+      li.append(el("span", { text: shareLabel(share) }), revoke);
       shareList.append(li);
-    });
+    }
     sharesBox.hidden = result.data.length === 0;
   }
 
@@ -294,6 +308,7 @@ document.addEventListener("DOMContentLoaded", () => {
     showError(errorBox, "");
     photo.clips.push(result.data);
     redraw();
+    loadShares(); // "clip 1 of 2" now: the links say which clip they show
     poller.start();
   });
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request
-from sqlalchemy import select
 
-from app.deps import CurrentUser, SessionDep, SettingsDep, clip_or_404
+from app.deps import CurrentUser, SessionDep, SettingsDep, clip_or_404, photo_or_404
 from app.models import Share
 from app.schemas import ShareOut, ShareRequest
-from app.sharing import create_share, revoke_share, share_out
+from app.sharing import create_share, listed_shares, revoke_share, share_out
 from app.urls import absolute_url
 
 router = APIRouter()
@@ -35,10 +34,17 @@ def add_share(
 
 
 @router.get("/clips/{clip_id}/shares")
-def list_shares(clip_id: str, user: CurrentUser, session: SessionDep) -> list[ShareOut]:
-    """Live links of a clip (their URLs cannot be shown again)."""
+def clip_shares(clip_id: str, user: CurrentUser, session: SessionDep) -> list[ShareOut]:
+    """Links to a clip that are not revoked, live or expired (their URLs cannot be shown again)."""
     clip = clip_or_404(session, clip_id)
-    return [share_out(s, url="") for s in clip.shares if s.revoked_at is None]
+    return [share_out(s, url="") for s in listed_shares(session=session, clip_id=clip.id)]
+
+
+@router.get("/photos/{photo_id}/shares")
+def photo_shares(photo_id: str, user: CurrentUser, session: SessionDep) -> list[ShareOut]:
+    """Links to any clip of a photo, older clips' included, that are not revoked, live or expired."""
+    photo = photo_or_404(session, photo_id)
+    return [share_out(s, url="") for s in listed_shares(session=session, photo_id=photo.id)]
 
 
 @router.delete("/shares/{share_id}", status_code=204)
@@ -51,7 +57,5 @@ def delete_share(share_id: str, user: CurrentUser, session: SessionDep) -> None:
 
 @router.get("/shares")
 def all_shares(user: CurrentUser, session: SessionDep) -> list[ShareOut]:
-    shares = session.scalars(
-        select(Share).where(Share.revoked_at.is_(None)).order_by(Share.created_at.desc())
-    )
-    return [share_out(s, url="") for s in shares]
+    """Every link in the library that is not revoked, live or expired, newest first."""
+    return [share_out(s, url="") for s in listed_shares(session=session)]
