@@ -106,11 +106,13 @@ class Mp4Writer:
         self.frames_written += 1
 
     def close(self) -> None:
-        if self._container is not None:
-            self._container.mux(self._stream.encode())
-            self._container.close()
-            self._container = None  # type: ignore[assignment]
-        self._file.close()
+        try:
+            if self._container is not None:
+                self._container.mux(self._stream.encode())
+                self._container.close()
+                self._container = None  # type: ignore[assignment]
+        finally:
+            self._file.close()
 
     def abandon(self) -> None:
         """Stop without finishing the file, which the caller throws away.
