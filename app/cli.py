@@ -368,6 +368,7 @@ def setpassword(email: str, password_stdin: bool, data_dir: Path | None) -> None
 @DATA_DIR_OPTION
 def import_(directory: Path, make_clips: bool, owner: str | None, data_dir: Path | None) -> None:
     """Add every photo in DIRECTORY (recursively), with a progress bar."""
+    from app.diskspace import DiskFull
     from app.importer import import_directory
 
     settings = _settings(data_dir)
@@ -381,6 +382,9 @@ def import_(directory: Path, make_clips: bool, owner: str | None, data_dir: Path
         )
     except LookupError as exc:
         raise click.ClickException(str(exc)) from None
+    except DiskFull as exc:
+        # The photos added before it stay; running the import again skips them as already there.
+        raise click.ClickException(f"import stopped: {exc.detail}") from None
     for name, reason in report.refused:
         click.echo(f"refused {name}: {reason}", err=True)
     click.echo(

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     public_url: str = ""  # absolute base for links in share previews; empty: taken from the request
 
     max_upload_mb: int = Field(default=100, ge=1)
+    # Free space kept on the media folder's disk: uploads are refused and renders fail below it.
+    min_free_mb: int = Field(default=500, ge=0)
     max_pixels: int = Field(default=DEFAULT_MAX_PIXELS, ge=1)
     decode_timeout_s: float = Field(default=30.0, gt=0)
 
@@ -104,6 +106,10 @@ class Settings(BaseSettings):
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def min_free_bytes(self) -> int:
+        return self.min_free_mb * 1024 * 1024
 
     @cached_property
     def session_secret(self) -> str:

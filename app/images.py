@@ -17,6 +17,7 @@ import struct
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageCms, ImageOps
@@ -140,26 +141,55 @@ def _sniff_text(head: bytes) -> str | None:
     return "text"
 
 
-def decode_upload(data: bytes, *, max_pixels: int, max_bytes: int | None = None) -> DecodedPhoto:
-    """Check `data` by content, decode it within the limits, and return it upright in sRGB RGB.
+@dataclass(frozen=True)
+class ReceivedFile:
+    """An upload as it arrived on disk: its size and sha256 were taken while it streamed in."""
+
+    path: Path
+    size: int
+    sha256: str
+
+
+def upload_too_large(max_bytes: int, size: int | None = None) -> ImageRejected:
+    # While a file streams in its size is not known yet, only that it passed the limit.
+    size_text = f"{size / 2**20:.1f} MB" if size is not None else f"over {max_bytes / 2**20:.0f} MB"
+    return ImageRejected(
+        413, f"file is {size_text}; the limit is {max_bytes / 2**20:.0f} MB (VIVANT_MAX_UPLOAD_MB)"
+    )
+
+
+def decode_upload(
+    upload: bytes | ReceivedFile, *, max_pixels: int, max_bytes: int | None = None
+) -> DecodedPhoto:
+    """Check an upload (its bytes, or the file it was received into) by content, decode it within the
+    limits, and return it upright in sRGB RGB. A file is read from disk, never whole into memory.
 
     Raises ImageRejected (with a 4xx status and a reason) for anything that is not a usable photo."""
-    if max_bytes is not None and len(data) > max_bytes:
-        size_mb, limit_mb = len(data) / 2**20, max_bytes / 2**20
-        raise ImageRejected(
-            413, f"file is {size_mb:.1f} MB; the limit is {limit_mb:.0f} MB (VIVANT_MAX_UPLOAD_MB)"
-        )
-    fmt = _sniff_or_reject(data)
-    image = _decode(data, fmt, max_pixels=max_pixels, max_side=None)
+    if isinstance(upload, bytes):
+        size, sha256 = len(upload), hashlib.sha256(upload).hexdigest()
+    else:
+        size, sha256 = upload.size, upload.sha256
+    if max_bytes is not None and size > max_bytes:
+        raise upload_too_large(max_bytes, size)
+    with _opened(upload) as source:
+        fmt = _sniff_or_reject(source.read(SNIFF_BYTES))
+        source.seek(0)
+        image = _decode(source, fmt, max_pixels=max_pixels, max_side=None)
     return DecodedPhoto(
         image=image,
         width=image.width,
         height=image.height,
         format=fmt,
         mime=_ACCEPTED[fmt][1],
-        sha256=hashlib.sha256(data).hexdigest(),
-        original_size=len(data),
+        sha256=sha256,
+        original_size=size,
     )
+
+
+def _opened(upload: bytes | ReceivedFile | Path) -> BinaryIO:
+    if isinstance(upload, bytes):
+        return io.BytesIO(upload)
+    return open(upload if isinstance(upload, Path) else upload.path, "rb")
 
 
 def load_photo_rgb(path: Path, *, max_pixels: int, max_side: int | None = None) -> np.ndarray:
@@ -168,8 +198,10 @@ def load_photo_rgb(path: Path, *, max_pixels: int, max_side: int | None = None) 
     `max_side` is a hint for speed: a large photo then comes back reduced by an integer factor (a JPEG
     is decoded at 1/2, 1/4 or 1/8 scale, other formats are box-averaged after decoding), with its long
     side still at least `max_side`, so the caller still resizes it to the exact size it wants."""
-    data = path.read_bytes()
-    image = _decode(data, _sniff_or_reject(data), max_pixels=max_pixels, max_side=max_side)
+    with _opened(path) as source:
+        fmt = _sniff_or_reject(source.read(SNIFF_BYTES))
+        source.seek(0)
+        image = _decode(source, fmt, max_pixels=max_pixels, max_side=max_side)
     return np.asarray(image)
 
 
@@ -190,10 +222,10 @@ def encode_jpeg(image: Image.Image, *, long_side: int | None, quality: int) -> b
     return out.getvalue()
 
 
-def _sniff_or_reject(data: bytes) -> str:
-    if not data:
+def _sniff_or_reject(head: bytes) -> str:
+    if not head:
         raise ImageRejected(422, "empty file (0 bytes): the upload may have been interrupted; try again")
-    fmt = sniff_format(data[:SNIFF_BYTES])
+    fmt = sniff_format(head)
     if fmt in ACCEPTED_FORMATS:
         return fmt
     if fmt is not None:
@@ -226,7 +258,7 @@ def load_plugin(fmt: str) -> None:
         pass
 
 
-def _decode(data: bytes, fmt: str, *, max_pixels: int, max_side: int | None) -> Image.Image:
+def _decode(source: BinaryIO, fmt: str, *, max_pixels: int, max_side: int | None) -> Image.Image:
     plugin, _, name = _ACCEPTED[fmt]
     load_plugin(fmt)
     if plugin not in Image.OPEN:
@@ -238,7 +270,7 @@ def _decode(data: bytes, fmt: str, *, max_pixels: int, max_side: int | None) -> 
         warnings.simplefilter("ignore")
         # 1. Parse the header only, with the one plugin the magic bytes named.
         try:
-            image: Image.Image = Image.open(io.BytesIO(data), formats=[plugin])
+            image: Image.Image = Image.open(source, formats=[plugin])
         except Image.DecompressionBombError:
             # Pillow's own ceiling (about 179 MP) fired while reading the header.
             limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)

@@ -11,14 +11,16 @@ from sqlalchemy import select
 from app.auth import user_by_email
 from app.config import Settings
 from app.db import Database
+from app.diskspace import DiskReserve
 from app.images import ImageRejected
 from app.migrate import upgrade
 from app.models import User
-from app.photos import add_photo
+from app.photos import Added, add_photo
 from app.storage import MediaStore
 from worker.celery_app import create_celery
 
 # Names worth trying; content decides in the end, but this skips sidecar files and videos.
+CHUNK_BYTES = 1024 * 1024
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".heic", ".heif", ".avif"}
 
 
@@ -28,6 +30,31 @@ class ImportReport:
     duplicates: int = 0
     queued: int = 0
     refused: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _add_file(
+    path: Path,
+    *,
+    database: Database,
+    store: MediaStore,
+    settings: Settings,
+    reserve: DiskReserve,
+    owner_id: str,
+    animate: bool,
+) -> Added:
+    """Copied into the store the way an upload streams in (sized, hashed, a chunk at a time), then added."""
+    incoming = store.incoming(max_bytes=settings.max_upload_bytes, reserve=reserve)
+    try:
+        with path.open("rb") as source:
+            while chunk := source.read(CHUNK_BYTES):
+                incoming.write(chunk)
+        received = incoming.finish()
+        return add_photo(
+            database=database, store=store, settings=settings, received=received,
+            filename=path.name, owner_id=owner_id, animate=animate,
+        )  # fmt: skip
+    finally:
+        incoming.discard()
 
 
 def import_directory(
@@ -60,12 +87,11 @@ def import_directory(
                     else "no account yet: run `vivant createuser EMAIL --admin`"
                 )
             owner_id = owner.id
+        reserve = DiskReserve.for_media(settings)
         for index, path in enumerate(files):
             try:
-                added = add_photo(
-                    database=database, store=store, settings=settings, data=path.read_bytes(),
-                    filename=path.name, owner_id=owner_id, animate=animate,
-                )  # fmt: skip
+                added = _add_file(path, database=database, store=store, settings=settings,
+                                  reserve=reserve, owner_id=owner_id, animate=animate)  # fmt: skip
             except ImageRejected as exc:
                 report.refused.append((str(path.relative_to(directory)), exc.message))
             else:

@@ -52,6 +52,8 @@ def create_app(settings: Settings | None = None, *, reconcile: bool = True) -> F
         store=MediaStore(settings.media_dir),
         dispatcher=Dispatcher(create_celery(settings), database, settings),
     )
+    # Uploads cut off by a crash; an hour is far longer than any live upload takes.
+    services.store.sweep_incoming(older_than_s=3600)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

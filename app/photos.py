@@ -13,10 +13,11 @@ from app.clips import create_clip
 from app.config import Settings
 from app.dates import exif_taken_at, uploaded_at
 from app.db import Database
-from app.images import decode_upload, encode_jpeg
+from app.diskspace import DiskReserve, is_disk_full
+from app.images import ReceivedFile, decode_upload, encode_jpeg
 from app.models import Clip, Photo, User, utcnow
 from app.schemas import ClipRequest
-from app.storage import MediaStore, write_atomic
+from app.storage import MediaStore, move_into_place, write_atomic
 
 DISPLAY_LONG_SIDE = 2560
 THUMBNAIL_LONG_SIDE = 480
@@ -40,20 +41,22 @@ def ingest_photo(
     session: Session,
     store: MediaStore,
     settings: Settings,
-    data: bytes,
+    received: ReceivedFile,
     filename: str | None,
     owner_id: str,
 ) -> Ingested:
     """Store a new photo, or return the one already stored with the same bytes.
 
-    Raises app.images.ImageRejected (with a 4xx status and a reason) before anything is written.
+    The received file (a temporary file inside the store) becomes the original by a rename; the caller
+    removes it when it is a duplicate. Raises app.images.ImageRejected (with a 4xx status and a reason)
+    before anything is written, and DiskFull (with nothing written) when the disk fills meanwhile.
     """
-    decoded = decode_upload(data, max_pixels=settings.max_pixels, max_bytes=settings.max_upload_bytes)
+    decoded = decode_upload(received, max_pixels=settings.max_pixels, max_bytes=settings.max_upload_bytes)
     existing = session.scalar(select(Photo).where(Photo.sha256 == decoded.sha256))
     if existing is not None:
         return Ingested(existing, duplicate=True)
 
-    taken = exif_taken_at(data, decoded.format) or uploaded_at(utcnow())
+    taken = exif_taken_at(received.path, decoded.format) or uploaded_at(utcnow())
     photo = Photo(
         taken_at=taken.local,
         taken_offset_minutes=taken.offset_minutes,
@@ -63,7 +66,7 @@ def ingest_photo(
         format=decoded.format,
         width=decoded.width,
         height=decoded.height,
-        size_bytes=len(data),
+        size_bytes=received.size,
         owner_id=owner_id,
     )
     session.add(photo)
@@ -71,7 +74,7 @@ def ingest_photo(
     paths = [store.original(photo.id, photo.format), store.display(photo.id), store.thumbnail(photo.id)]
     try:
         # The original bytes untouched (it is the family's archive); derivatives re-encoded without metadata.
-        write_atomic(paths[0], data)
+        move_into_place(received.path, paths[0])
         write_atomic(paths[1], encode_jpeg(decoded.image, long_side=DISPLAY_LONG_SIDE, quality=90))
         write_atomic(paths[2], encode_jpeg(decoded.image, long_side=THUMBNAIL_LONG_SIDE, quality=82))
         session.commit()
@@ -84,10 +87,12 @@ def ingest_photo(
         if winner is None:
             raise
         return Ingested(winner, duplicate=True)
-    except BaseException:
+    except BaseException as exc:
         session.rollback()
         for path in paths:
             path.unlink(missing_ok=True)
+        if is_disk_full(exc):
+            raise DiskReserve.for_media(settings).full() from exc
         raise
     return Ingested(photo, duplicate=False)
 
@@ -104,7 +109,7 @@ def add_photo(
     database: Database,
     store: MediaStore,
     settings: Settings,
-    data: bytes,
+    received: ReceivedFile,
     filename: str | None,
     owner_id: str,
     animate: bool,
@@ -115,7 +120,12 @@ def add_photo(
     """
     with database.session() as session:
         ingested = ingest_photo(
-            session=session, store=store, settings=settings, data=data, filename=filename, owner_id=owner_id
+            session=session,
+            store=store,
+            settings=settings,
+            received=received,
+            filename=filename,
+            owner_id=owner_id,
         )
         clip = None
         if animate and not ingested.duplicate:

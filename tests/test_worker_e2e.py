@@ -74,3 +74,41 @@ def test_uploaded_photo_becomes_a_clip_in_a_real_worker(broker_settings: Setting
     assert psnr(first, reference) >= 32
     # Written under a temporary name and renamed: nothing half-written is left behind.
     assert not list(broker_settings.media_dir.rglob("*.tmp"))
+
+
+def test_a_photo_deleted_while_its_clip_renders_leaves_no_files_and_the_worker_goes_on(
+    broker_settings: Settings,
+) -> None:
+    settings = broker_settings.model_copy(update={"auto_animate": False})
+    media = settings.media_dir
+    with running_worker(settings), TestClient(create_app(settings, reconcile=False)) as client:
+        csrf = set_up_admin(client)
+        headers = {"X-CSRF-Token": csrf}
+        doomed, kept = upload(
+            client, csrf, FIXTURES / "photos" / "einstein.jpg", FIXTURES / "photos" / "dog.png"
+        ).json()
+        # Long enough (300 frames) to be deleted halfway; the next one short.
+        long_clip = client.post(
+            f"/api/photos/{doomed['id']}/clips", json={"seconds": 10, "fps": 30}, headers=headers
+        )
+        short_clip = client.post(f"/api/photos/{kept['id']}/clips", json={"seconds": 1}, headers=headers)
+        clip_id, next_id = long_clip.json()["id"], short_clip.json()["id"]
+
+        def rendering() -> bool:
+            clip = client.get(f"/api/clips/{clip_id}").json()
+            assert clip["status"] != "ready", "the render finished before it could be deleted"
+            return clip["status"] == "running" and clip["progress"] > 0.05
+
+        wait_for(rendering, timeout=120, what=f"clip {clip_id} to be halfway rendered", every=0.1)
+        assert list(media.rglob(f".{clip_id}.*.tmp")), "the render writes under temporary names"
+        assert client.delete(f"/api/photos/{doomed['id']}", headers=headers).status_code == 204
+
+        def next_ready() -> bool:
+            clip = client.get(f"/api/clips/{next_id}").json()
+            assert clip["status"] != "failed", clip["error"]
+            return clip["status"] == "ready"
+
+        # One worker process with one slot: the next clip is rendered only after the deleted one stopped.
+        wait_for(next_ready, timeout=120, what=f"the next clip {next_id} to be ready", every=0.2)
+    assert list(media.rglob(f"*{clip_id}*")) == []
+    assert MediaStore(media).video(next_id).is_file()

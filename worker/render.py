@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import queue
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -138,7 +140,28 @@ def _put_unless_failed(
     measuring.result()  # re-raises what stopped the measuring thread
 
 
-def render_clip(
+@dataclass
+class RenderedClip:
+    """A finished render still under its temporary names: `move_into_place` publishes it."""
+
+    result: RenderResult
+    tmp_video: Path
+    tmp_poster: Path
+    video_path: Path
+    poster_path: Path
+
+    def move_into_place(self) -> None:
+        self.tmp_poster.replace(self.poster_path)
+        self.tmp_video.replace(self.video_path)
+
+    def remove_placed(self) -> None:
+        """Undo `move_into_place`, for a caller whose record of the clip could not be kept."""
+        self.video_path.unlink(missing_ok=True)
+        self.poster_path.unlink(missing_ok=True)
+
+
+@contextmanager
+def rendered_clip(
     engine: Engine,
     image: np.ndarray,
     spec: MotionSpec,
@@ -147,8 +170,11 @@ def render_clip(
     poster_path: Path,
     progress: ProgressFn,
     all_metrics: bool = True,
-) -> RenderResult:
-    """Render, measure, encode and store one clip. Files appear whole or not at all.
+) -> Iterator[RenderedClip]:
+    """Render, measure and encode one clip into temporary files next to its final names, and yield it.
+
+    The caller decides, while the block runs, whether to `move_into_place`; whatever was not moved is
+    removed on the way out, also when the render or the caller fails, so files appear whole or not at all.
 
     With `all_metrics` false only the motion is measured (FlowStats): the gate works the same, and
     the clip is ready sooner.
@@ -182,22 +208,40 @@ def render_clip(
             if fits or attempt == MAX_ATTEMPTS or metrics.flow_mean < _NOTHING_MOVED:
                 break
             attempt_spec = spec.scaled(attempt_spec.amplitude * amplitude_factor(metrics, band))
-        tmp_poster.replace(poster_path)
-        tmp_video.replace(video_path)
+        progress(1.0)
+        gate = "out_of_band" if not fits else "in_band" if attempt == 1 else "adjusted"
+        result = RenderResult(
+            width=width,
+            height=height,
+            frames=frames,
+            metrics=metrics.to_dict()
+            | {
+                "gate": gate,
+                "attempts": attempt,
+                "amplitude": round(attempt_spec.amplitude, 4),
+                "band": [band.low, band.high],
+            },
+        )
+        yield RenderedClip(result, tmp_video, tmp_poster, video_path, poster_path)
     finally:
         tmp_video.unlink(missing_ok=True)
         tmp_poster.unlink(missing_ok=True)
-    progress(1.0)
-    gate = "out_of_band" if not fits else "in_band" if attempt == 1 else "adjusted"
-    return RenderResult(
-        width=width,
-        height=height,
-        frames=frames,
-        metrics=metrics.to_dict()
-        | {
-            "gate": gate,
-            "attempts": attempt,
-            "amplitude": round(attempt_spec.amplitude, 4),
-            "band": [band.low, band.high],
-        },
-    )
+
+
+def render_clip(
+    engine: Engine,
+    image: np.ndarray,
+    spec: MotionSpec,
+    *,
+    video_path: Path,
+    poster_path: Path,
+    progress: ProgressFn,
+    all_metrics: bool = True,
+) -> RenderResult:
+    """Render one clip and store it at once (see `rendered_clip`): for callers with no record to check."""
+    with rendered_clip(
+        engine, image, spec, video_path=video_path, poster_path=poster_path, progress=progress,
+        all_metrics=all_metrics,
+    ) as rendered:  # fmt: skip
+        rendered.move_into_place()
+    return rendered.result

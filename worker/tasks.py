@@ -1,7 +1,9 @@
 """The one task: animate(clip_id). Load the clip row, render, write atomically, mark the state.
 
 Claiming is a conditional UPDATE, so the same clip sent twice (a duplicate message, a re-delivery after a
-worker died) is rendered by one live worker at a time and ends as one clip.
+worker died) is rendered by one live worker at a time and ends as one clip. A clip deleted while it renders
+(its photo removed) stops the render at the next progress update; one deleted in the last moments is
+caught when its files are published, in the transaction that marks it ready, so no file outlives its row.
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ from sqlalchemy import or_, update
 
 from app.config import Settings
 from app.db import Database
+from app.diskspace import DiskFull, DiskReserve, is_disk_full
 from app.images import load_photo_rgb
 from app.models import Clip, Photo, utcnow
 from app.storage import MediaStore
 from worker.celery_app import ANIMATE_TASK, settings_of
 from worker.engines import get_engine
 from worker.engines.base import EngineError, MotionSpec
-from worker.render import render_clip
+from worker.render import RenderedClip, rendered_clip
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,10 @@ def _spec(clip: Clip) -> MotionSpec:
     )
 
 
+class ClipGone(Exception):
+    """The clip's row is no longer this run's: deleted with its photo, or taken over after a stall."""
+
+
 class ClipRun:
     """One attempt at one clip by this worker, identified by a claim token."""
 
@@ -62,6 +69,7 @@ class ClipRun:
         self.settings = settings
         self.clip_id = clip_id
         self.token = secrets.token_hex(16)
+        self.reserve = DiskReserve.for_media(settings)
         self._last_progress = 0.0
         self._stop_heartbeat = threading.Event()
 
@@ -97,12 +105,16 @@ class ClipRun:
         if now - self._last_progress < PROGRESS_EVERY_S and fraction < 1.0:
             return
         self._last_progress = now
+        # Stopping at the reserve, not at ENOSPC, leaves room for the database and the system.
+        self.reserve.check()
         with self.database.session() as session:
-            session.execute(
+            result = session.execute(
                 update(Clip)
                 .where(self._mine())
                 .values(progress=min(max(fraction, 0.0), 0.99), heartbeat_at=utcnow())
             )
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            raise ClipGone
 
     def _heartbeat(self) -> None:
         # Engines may sit in one long step (loading a model) without reporting progress.
@@ -117,6 +129,38 @@ class ClipRun:
                 update(Clip).where(self._mine()).values(claim_token=None, finished_at=utcnow(), **values)
             )
 
+    def publish(self, rendered: RenderedClip) -> bool:
+        """Mark the clip ready and move its files into place in one transaction; False if its row is gone.
+
+        The UPDATE takes the row's lock (the database's write lock on SQLite) before any file moves, so a
+        delete either came first (nothing is updated, the caller drops the files) or waits until the files
+        are in place and then removes them with the row.
+        """
+        result = rendered.result
+        with self.database.session() as session:
+            updated = session.execute(
+                update(Clip)
+                .where(self._mine())
+                .values(
+                    status="ready",
+                    progress=1.0,
+                    width=result.width,
+                    height=result.height,
+                    metrics=result.metrics,
+                    claim_token=None,
+                    finished_at=utcnow(),
+                )
+            )
+            if updated.rowcount == 0:  # type: ignore[attr-defined]
+                return False
+            rendered.move_into_place()
+            try:
+                session.commit()
+            except BaseException:
+                rendered.remove_placed()
+                raise
+        return True
+
     def run(self, store: MediaStore) -> str:
         if not self.claim():
             return "skipped"
@@ -125,7 +169,8 @@ class ClipRun:
         try:
             with self.database.session() as session:
                 clip = session.get(Clip, self.clip_id)
-                assert clip is not None
+                if clip is None:
+                    raise ClipGone
                 photo = session.get(Photo, clip.photo_id)
                 engine_name, spec = clip.engine, _spec(clip)
             if photo is None:
@@ -134,21 +179,29 @@ class ClipRun:
             if not display.is_file():
                 # Said plainly: the raw FileNotFoundError would show members a path on the server.
                 raise EngineError("this photo's working copy is gone from the media folder; upload it again")
+            self.reserve.check()
             image = load_photo_rgb(display, max_pixels=self.settings.max_pixels)
-            result = render_clip(
+            with rendered_clip(
                 get_engine(engine_name),
                 np.ascontiguousarray(image),
                 spec,
                 video_path=store.video(self.clip_id),
                 poster_path=store.poster(self.clip_id),
                 progress=self.progress,
-            )
-            self.finish(
-                status="ready", progress=1.0, width=result.width, height=result.height, metrics=result.metrics
-            )
+            ) as rendered:
+                if not self.publish(rendered):
+                    raise ClipGone
             return "ready"
+        except ClipGone:
+            # Nothing to mark: the row is gone (or another worker's), and leaving rendered_clip removed
+            # the temporary files.
+            log.info("clip %s was deleted or taken over while rendering; its files are removed", self.clip_id)
+            return "gone"
         except EngineError as exc:
             self.finish(status="failed", error=str(exc))
+            return "failed"
+        except DiskFull as exc:
+            self.finish(status="failed", error=exc.detail)
             return "failed"
         except SoftTimeLimitExceeded:
             limit = self.settings.task_time_limit_s
@@ -157,6 +210,9 @@ class ClipRun:
             )
             return "failed"
         except Exception as exc:
+            if is_disk_full(exc):
+                self.finish(status="failed", error=self.reserve.full().detail)
+                return "failed"
             log.exception("clip %s failed", self.clip_id)
             self.finish(status="failed", error=f"internal error while rendering: {type(exc).__name__}: {exc}")
             return "failed"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -77,8 +78,11 @@ class Mp4Writer:
             options |= {"preset": "ultrafast", "x264-params": FAST_X264_PARAMS}
         self.path = path
         self.width, self.height = width, height
+        # Our own file object, so that a failed render can close it before the container (see abandon);
+        # opened for reading too, as faststart reads the file back to move its index.
+        self._file = open(path, "w+b")  # noqa: SIM115 (closed by close or abandon)
         # faststart moves the index before the data, so browsers start playing before the download ends.
-        self._container = av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"})
+        self._container = av.open(self._file, "w", format="mp4", options={"movflags": "+faststart"})
         self._stream = self._container.add_stream("libx264", rate=fps, options=options)
         self._stream.width, self._stream.height = width, height
         self._stream.pix_fmt = "yuv420p"
@@ -102,8 +106,22 @@ class Mp4Writer:
         self.frames_written += 1
 
     def close(self) -> None:
+        try:
+            if self._container is not None:
+                self._container.mux(self._stream.encode())
+                self._container.close()
+                self._container = None  # type: ignore[assignment]
+        finally:
+            self._file.close()
+
+    def abandon(self) -> None:
+        """Stop without finishing the file, which the caller throws away.
+
+        Writing the trailer after a failed write (a full disk) crashes libavformat's faststart pass with a
+        segmentation fault; PyAV skips the trailer of a container whose file is already closed."""
+        with contextlib.suppress(OSError):  # flushing the rest of a file thrown away; it is closed anyway
+            self._file.close()
         if self._container is not None:
-            self._container.mux(self._stream.encode())
             self._container.close()
             self._container = None  # type: ignore[assignment]
 
@@ -113,7 +131,10 @@ class Mp4Writer:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.close()
+        if exc is None:
+            self.close()
+        else:
+            self.abandon()
 
 
 def save_poster(frame: np.ndarray, path: Path, *, quality: int = 88) -> None:

@@ -4,27 +4,32 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, UploadFile
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from app.deps import CurrentUser, Services, ServicesDep, SessionDep, photo_or_404
 from app.images import ImageRejected
 from app.photos import add_photo, delete_photo, list_photos, may_delete, photo_years
 from app.schemas import PhotoOut, PhotoPage, RefusedFile, UploadedPhoto, YearCount
+from app.uploads import OPENAPI_BODY, Received, received_files
 from app.urls import photo_out
 
 router = APIRouter()
 
 
 def _ingest_all(
-    services: Services, files: list[tuple[str, bytes]], owner_id: str
+    services: Services, files: list[Received], owner_id: str
 ) -> list[UploadedPhoto | ImageRejected]:
     results: list[UploadedPhoto | ImageRejected] = []
-    for filename, data in files:
+    for filename, received in files:
+        if isinstance(received, ImageRejected):
+            results.append(received)
+            continue
         try:
             added = add_photo(
-                database=services.database, store=services.store, settings=services.settings, data=data,
-                filename=filename, owner_id=owner_id, animate=services.settings.auto_animate,
+                database=services.database, store=services.store, settings=services.settings,
+                received=received, filename=filename, owner_id=owner_id,
+                animate=services.settings.auto_animate,
             )  # fmt: skip
         except ImageRejected as exc:
             results.append(exc)
@@ -50,15 +55,17 @@ def _ingest_all(
     responses={
         413: {"description": "too large"},
         415: {"description": "not a photo"},
-        422: {"description": "corrupt"},
+        422: {"description": "corrupt, or not a multipart upload"},
+        507: {"description": "the server's disk is nearly full (VIVANT_MIN_FREE_MB)"},
     },
+    openapi_extra=OPENAPI_BODY,
 )
 async def upload_photos(
-    files: list[UploadFile], user: CurrentUser, services: ServicesDep, background: BackgroundTasks
+    request: Request, user: CurrentUser, services: ServicesDep, background: BackgroundTasks
 ) -> list[UploadedPhoto | RefusedFile]:
     """Upload photos (multipart, field `files` repeated). Each is checked by its content."""
-    payload = [(f.filename or "photo", await f.read()) for f in files]
-    results = await run_in_threadpool(_ingest_all, services, payload, user.id)
+    async with received_files(request, store=services.store, settings=services.settings) as payload:
+        results = await run_in_threadpool(_ingest_all, services, payload, user.id)
     refused = [
         (name, r) for (name, _), r in zip(payload, results, strict=True) if isinstance(r, ImageRejected)
     ]
