@@ -6,9 +6,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from click.testing import CliRunner, Result
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from app.cli import main
 from app.config import Settings
 from app.db import Database
 from app.main import create_app
@@ -75,3 +77,14 @@ def small_library(settings: Settings) -> Iterator[Library]:
             yield library
         finally:
             database.dispose()
+
+
+def vivant(settings: Settings, *args: str, **env: str | None) -> Result:
+    """A `vivant` command run in this process, on `settings`' database and broker (env: more, or None to
+    unset one)."""
+    defaults: dict[str, str | None] = {
+        "VIVANT_DATABASE_URL": settings.sqlalchemy_url,
+        "VIVANT_BROKER_URL": settings.celery_broker_url,
+        "VIVANT_SECRET_KEY": None,
+    }
+    return CliRunner().invoke(main, list(args), env=defaults | env)

@@ -5,19 +5,16 @@ from __future__ import annotations
 import shutil
 import uuid
 
-from click.testing import CliRunner, Result
+from click.testing import Result
 from sqlalchemy import select
 
-from app.cli import main
 from app.config import Settings
 from app.models import Photo
-from tests.library import Library, small_library
+from tests.library import Library, small_library, vivant
 
 
 def vivant_check(library: Library, *args: str) -> Result:
-    settings = library.settings
-    env = {"VIVANT_DATABASE_URL": settings.sqlalchemy_url, "VIVANT_BROKER_URL": settings.celery_broker_url}
-    return CliRunner().invoke(main, ["check", "--data-dir", str(settings.data_dir), *args], env=env)
+    return vivant(library.settings, "check", "--data-dir", str(library.settings.data_dir), *args)
 
 
 def test_a_sound_library_passes(settings: Settings) -> None:
@@ -57,7 +54,7 @@ def test_a_lost_clip_video_is_found_and_repair_renders_it_again(settings: Settin
 
         found = vivant_check(library)
         assert found.exit_code == 1
-        assert f"clip {clip_id[:8]} of photo dog.png" in found.stdout and "clip video is missing" in found.stdout
+        assert f"clip {clip_id[:8]} of photo dog.png: its clip video is missing" in found.stdout
 
         repaired = vivant_check(library, "--repair")
         assert repaired.exit_code == 0, repaired.output
@@ -102,5 +99,6 @@ def test_files_without_rows_are_reported_and_left(settings: Settings) -> None:
     assert repaired.exit_code == 1
     assert "2 problems:" in repaired.stdout
     for path in (stray_original, stray_video):
-        assert f"{path.relative_to(library.settings.media_dir)}: no photo or clip owns this file" in repaired.stdout
+        where = path.relative_to(library.settings.media_dir)
+        assert f"{where}: no photo or clip owns this file" in repaired.stdout
         assert path.is_file()  # --repair deletes nothing
