@@ -23,6 +23,7 @@ from app.backup import MB
 from app.clips import requeue
 from app.config import Settings
 from app.db import Database
+from app.db_snapshot import require_database
 from app.dispatch import Dispatcher
 from app.images import ImageRejected
 from app.inventory import MediaFile, orphan_files, promised_files
@@ -71,6 +72,7 @@ class CheckReport:
 
 def run_check(settings: Settings, *, repair: bool, progress: Callable[[float], None]) -> CheckReport:
     started = time.monotonic()
+    require_database(settings)
     database = Database(settings.sqlalchemy_url)
     store = MediaStore(settings.media_dir)
     report = CheckReport()

@@ -444,8 +444,12 @@ def check(repair: bool, data_dir: Path | None) -> None:
 
     Exits 1 while problems remain. --repair never deletes anything."""
     from app.check import run_check
+    from app.errors import CommandError
 
-    report = run_check(_settings(data_dir), repair=repair, progress=ProgressLine("originals"))
+    try:
+        report = run_check(_settings(data_dir), repair=repair, progress=ProgressLine("originals"))
+    except CommandError as exc:
+        raise click.ClickException(str(exc)) from None
     for line in report.lines():
         click.echo(line)
     if not report.ok:

@@ -40,9 +40,18 @@ def sqlite_path(settings: Settings) -> Path:
     return Path(make_url(settings.sqlalchemy_url).database or "")
 
 
+def require_database(settings: Settings) -> None:
+    """Refuse a data dir without a database: SQLite would quietly make an empty one there."""
+    if database_kind(settings) == "sqlite" and not sqlite_path(settings).is_file():
+        raise CommandError(
+            f"there is no database at {sqlite_path(settings)}: is --data-dir (VIVANT_DATA_DIR) right?"
+        )
+
+
 @contextmanager
 def database_snapshot(settings: Settings, target: Path) -> Iterator[Connection]:
     """Write a consistent copy of the database to `target`; yield a connection reading that same moment."""
+    require_database(settings)
     if database_kind(settings) == "sqlite":
         with _sqlite_snapshot(sqlite_path(settings), target) as connection:
             yield connection
@@ -53,8 +62,6 @@ def database_snapshot(settings: Settings, target: Path) -> Iterator[Connection]:
 
 @contextmanager
 def _sqlite_snapshot(live: Path, target: Path) -> Iterator[Connection]:
-    if not live.is_file():
-        raise CommandError(f"there is no database at {live}: is --data-dir (VIVANT_DATA_DIR) right?")
     source = sqlite3.connect(live, timeout=30)
     copy = sqlite3.connect(target)
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
+from pathlib import Path
 
 from click.testing import Result
 from sqlalchemy import select
@@ -102,3 +103,13 @@ def test_files_without_rows_are_reported_and_left(settings: Settings) -> None:
         where = path.relative_to(library.settings.media_dir)
         assert f"{where}: no photo or clip owns this file" in repaired.stdout
         assert path.is_file()  # --repair deletes nothing
+
+
+def test_a_data_dir_without_a_database_is_refused_untouched(tmp_path: Path) -> None:
+    nowhere = Settings(data_dir=tmp_path / "nowhere")
+    for command in ("check", "backup"):
+        args = [command, str(tmp_path / "backup")] if command == "backup" else [command]
+        result = vivant(nowhere, *args, "--data-dir", str(nowhere.data_dir), VIVANT_DATABASE_URL=None)
+        assert result.exit_code == 1
+        assert f"there is no database at {nowhere.data_dir}/vivant.db" in result.output
+    assert not nowhere.data_dir.exists()
