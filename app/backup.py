@@ -29,13 +29,12 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Connection, func, select
 
 from app.config import Settings
 from app.db_snapshot import DUMP_SUFFIX, DatabaseKind, database_kind, database_snapshot
 from app.errors import CommandError
-from app.inventory import MediaFile, promised_files
-from app.models import Clip, Photo, Share, User, utcnow
+from app.inventory import MediaFile, library_counts, promised_files
+from app.models import utcnow
 from app.storage import MediaStore, copy_hashed, sha256_file, write_atomic
 
 MANIFEST = "manifest.json"
@@ -155,7 +154,7 @@ def run_backup(settings: Settings, dest: Path, *, say: Say, progress: ProgressFa
             snapshot_started = time.monotonic()
             with database_snapshot(settings, database_file) as connection:
                 promised = promised_files(connection, store)
-                counts = _counts(connection)
+                counts = library_counts(connection)
                 created_at = utcnow()
             database_digest = sha256_file(database_file)
             say(
@@ -208,19 +207,6 @@ def run_backup(settings: Settings, dest: Path, *, say: Say, progress: ProgressFa
         removed=removed,
         seconds=time.monotonic() - started,
     )
-
-
-def _counts(connection: Connection) -> dict[str, int]:
-    def count(model: type, *where: object) -> int:
-        return int(connection.scalar(select(func.count()).select_from(model).where(*where)) or 0)  # type: ignore[arg-type]
-
-    return {
-        "accounts": count(User),
-        "photos": count(Photo),
-        "clips_ready": count(Clip, Clip.status == "ready"),
-        "clips_to_render": count(Clip, Clip.status.in_(("queued", "running"))),
-        "share_links": count(Share),
-    }
 
 
 def _copy_media(

@@ -17,8 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import func, select
-
 from app.backup import MB
 from app.clips import requeue
 from app.config import Settings
@@ -26,7 +24,7 @@ from app.db import Database
 from app.db_snapshot import require_database
 from app.dispatch import Dispatcher
 from app.images import ImageRejected
-from app.inventory import MediaFile, orphan_files, promised_files
+from app.inventory import MediaFile, library_counts, orphan_files, promised_files
 from app.models import Clip, Photo
 from app.photos import regenerate_derivatives
 from app.storage import MediaStore, sha256_file
@@ -80,10 +78,8 @@ def run_check(settings: Settings, *, repair: bool, progress: Callable[[float], N
         with database.session() as session:
             promised = promised_files(session, store)
             orphans = orphan_files(session, store)
-            report.photos = int(session.scalar(select(func.count()).select_from(Photo)) or 0)
-            report.clips_ready = int(
-                session.scalar(select(func.count()).select_from(Clip).where(Clip.status == "ready")) or 0
-            )
+            counts = library_counts(session)
+        report.photos, report.clips_ready = counts["photos"], counts["clips_ready"]
         _check_files(promised, settings.media_dir, report, progress)
         report.problems += [
             Problem(

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from sqlalchemy import Connection, select
+from sqlalchemy import ColumnElement, Connection, func, select
 from sqlalchemy.orm import Session
 
-from app.models import Clip, Photo
+from app.models import Base, Clip, Photo, Share, User
 from app.storage import CLIP_AREA, MediaStore
 
 FileKind = Literal["original", "display copy", "thumbnail", "clip video", "clip poster"]
@@ -62,3 +62,18 @@ def orphan_files(db: Connection | Session, store: MediaStore) -> list[Path]:
         for stored in store.stored_files()
         if stored.owner_id not in (clip_ids if stored.area == CLIP_AREA else photo_ids)
     ]
+
+
+def library_counts(db: Connection | Session) -> dict[str, int]:
+    """What a library holds, in the words a backup and a check report it."""
+
+    def count(model: type[Base], *where: ColumnElement[bool]) -> int:
+        return int(db.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+    return {
+        "accounts": count(User),
+        "photos": count(Photo),
+        "clips_ready": count(Clip, Clip.status == "ready"),
+        "clips_to_render": count(Clip, Clip.status.in_(("queued", "running"))),
+        "share_links": count(Share),
+    }

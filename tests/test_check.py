@@ -55,7 +55,8 @@ def test_a_lost_clip_video_is_found_and_repair_renders_it_again(settings: Settin
 
         found = vivant_check(library)
         assert found.exit_code == 1
-        assert f"clip {clip_id[:8]} of photo dog.png: its clip video is missing" in found.stdout
+        dog = library.photos["dog.png"][:8]
+        assert f"clip {clip_id[:8]} of photo dog.png ({dog}): its clip video is missing" in found.stdout
 
         repaired = vivant_check(library, "--repair")
         assert repaired.exit_code == 0, repaired.output
