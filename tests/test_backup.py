@@ -12,7 +12,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -21,6 +21,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from app.backup import run_backup
 from app.config import Settings
 from app.db import Database
 from app.models import Clip, Photo
@@ -189,6 +190,48 @@ def test_a_missing_postgres_tool_is_named(missing: str, tmp_path: Path, postgres
     result = vivant(settings, *args, PATH=str(bin_dir))
     assert result.exit_code == 1
     assert f"{missing} is not installed" in result.output and "postgresql-client" in result.output
+
+
+def test_a_photo_deleted_between_snapshot_and_copy_makes_a_new_snapshot(
+    settings: Settings, tmp_path: Path
+) -> None:
+    dest = tmp_path / "backup"
+    said: list[str] = []
+    with small_library(settings) as library:
+        hopper = library.photos["hopper.jpg"]
+
+        def progress(_label: str) -> Callable[[float], None]:
+            # Called once a snapshot is taken and before its files are copied: the moment to delete.
+            if len(said) == 1:  # the first snapshot only
+                deleted = library.client.delete(
+                    f"/api/photos/{hopper}", headers={"X-CSRF-Token": library.csrf}
+                )
+                assert deleted.status_code == 204
+            return lambda _fraction: None
+
+        report = run_backup(library.settings, dest, say=said.append, progress=progress)
+    assert any(
+        "3 files went away while copying (deleted meanwhile); taking the snapshot again" in s for s in said
+    )
+    assert report.manifest.counts["photos"] == 1 and report.manifest.missing == []
+    assert not list(dest.rglob(f"{hopper}.*"))
+    assert len(list(dest.glob("database-*"))) == 1
+
+
+def test_files_missing_from_the_data_dir_are_named_and_their_clip_restored_as_queued(
+    settings: Settings, tmp_path: Path
+) -> None:
+    dest = tmp_path / "backup"
+    with small_library(settings) as library:
+        library.store.video(library.clip_id).unlink()
+        result = vivant(library.settings, "backup", str(dest), "--data-dir", str(library.settings.data_dir))
+    assert result.exit_code == 1
+    assert "WARNING: 1 files the database refers to are missing from the media folder" in result.stdout
+    assert manifest(dest)["missing"] == [f"media/clips/{library.clip_id[:2]}/{library.clip_id}.mp4"]
+    with restore_target(library.settings, tmp_path) as target:
+        code, lines = restore(dest, target)
+        assert code == 0, lines
+        assert "1 clips will be rendered again when Vivant starts" in lines
 
 
 # --- a running Vivant, backed up while it works --------------------------------------------------------
