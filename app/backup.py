@@ -42,6 +42,9 @@ MARKER = ".vivant-backup"
 SECRET_FILE = "secret_key"
 MEDIA = "media"
 MB = 1024 * 1024
+# Snapshots taken at most in one run while photos keep being deleted under it; the last one is kept, its
+# vanished files named as missing.
+SNAPSHOTS_AT_MOST = 5
 
 Say = Callable[[str], None]
 ProgressFactory = Callable[[str], Callable[[float], None]]
@@ -146,7 +149,7 @@ def run_backup(settings: Settings, dest: Path, *, say: Say, progress: ProgressFa
         written: set[str] = set()
         copied_bytes = 0
         last_missing: list[str] | None = None
-        while True:
+        for attempt in range(1, SNAPSHOTS_AT_MOST + 1):
             # 1. The database, at one moment, and the files it refers to.
             database_file = (
                 dest / f"database-{utcnow():%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}.{DUMP_SUFFIX[kind]}"
@@ -168,7 +171,7 @@ def run_backup(settings: Settings, dest: Path, *, say: Say, progress: ProgressFa
             known |= copy.entries
             # Files that vanished since the snapshot belong to photos deleted meanwhile: a new snapshot
             # no longer promises them. Files still missing from the next one are missing for good.
-            if not copy.missing or copy.missing == last_missing:
+            if not copy.missing or copy.missing == last_missing or attempt == SNAPSHOTS_AT_MOST:
                 break
             say(
                 f"{len(copy.missing)} files went away while copying (deleted meanwhile); "
