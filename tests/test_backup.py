@@ -300,11 +300,16 @@ def test_a_backup_taken_while_vivant_works_restores_whole(kind: str, tmp_path: P
                 lambda c=item["clip_id"]: clip_status(http, c) == "ready", timeout=120, what="first clips"
             )
         shares = [http.post(f"/api/clips/{item['clip_id']}/shares", json={}).json()["url"] for item in first]
-        busy = [post_photo(http, path) for path in BUSY]
+        busy = [post_photo(http, BUSY[0])]
+        # A long clip (300 frames), with more queued behind it: while it renders, so much is unfinished
+        # that even a fast machine cannot finish it all before the backup's snapshot.
+        long_clip = http.post(f"/api/photos/{busy[0]['id']}/clips", json={"seconds": 10, "fps": 30}).json()[
+            "id"
+        ]
+        busy += [post_photo(http, path) for path in BUSY[1:]]
         wait_for(
-            lambda: any(clip_status(http, item["clip_id"]) == "running" for item in busy),
-            timeout=60, what="a clip to be rendering",
-        )  # fmt: skip
+            lambda: clip_status(http, long_clip) == "running", timeout=120, what="the long clip to render"
+        )
         uploads = ThreadPoolExecutor(1)
         during = uploads.submit(post_photo, http, DURING)
         started = time.monotonic()
@@ -375,4 +380,7 @@ def test_a_backup_taken_while_vivant_works_restores_whole(kind: str, tmp_path: P
     )  # type: ignore[union-attr]
     assert copied >= 3 and skipped >= len(snapshot["files"])
     assert f"media: 0 files copied (0.0 MB), {copied + skipped} unchanged and skipped" in third.stdout
-    print(f"\n{kind}: backup while working {backup_seconds:.1f} s; {second.stdout}{third.stdout}")
+    print(
+        f"\n{kind}: backup while working {backup_seconds:.1f} s, {snapshot['counts']}\n"
+        f"{second.stdout}{third.stdout}"
+    )
