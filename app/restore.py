@@ -81,23 +81,29 @@ def run_restore(source: Path, settings: Settings, *, say: Say, progress: Progres
     report = RestoreReport(data_dir=data_dir, manifest=manifest)
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        # 2. Media, each file verified as it is copied.
-        _copy_media(source, manifest, settings.media_dir, report, progress("media"))
-        # 3. The secret that keys share links and sessions.
-        report.secret_note = _restore_secret(source, manifest, settings)
-        # 4. The database, whole and verified, then brought to this version's schema.
-        say(f"database: loading the {kind} snapshot ({manifest.database.size / MB:.1f} MB)")
+        # 2. The database first, whole and verified: without it the rest is of no use.
+        say(f"database: checking the {kind} snapshot ({manifest.database.size / MB:.1f} MB)")
         if kind == "sqlite":
             _copy_verified(dump, sqlite_path(settings), manifest.database.sha256)
         else:
             _verify(dump, manifest.database.sha256)
+        # 3. Media, each file verified as it is copied.
+        _copy_media(source, manifest, settings.media_dir, report, progress("media"))
+        # 4. The secret that keys share links and sessions.
+        report.secret_note = _restore_secret(source, manifest, settings)
+        # 5. The database loaded (PostgreSQL, in one transaction) and brought to this version's schema.
+        if kind == "postgresql":
+            say("database: loading it with pg_restore")
             load_snapshot(settings, dump)
         upgrade(settings.sqlalchemy_url)
         _requeue_unfinished(settings, report)
     except BaseException:
         # The data dir was empty: leave it so, and the restore can simply be run again.
         for child in data_dir.iterdir():
-            shutil.rmtree(child) if child.is_dir() else child.unlink()
+            if child.is_dir():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
         raise
     os.sync()
     report.seconds = time.monotonic() - started

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, inspect, select
 
 from app.backup import run_backup
 from app.config import Settings
@@ -152,6 +152,23 @@ def test_a_damaged_file_in_the_backup_is_not_restored_and_its_clip_is_rendered_a
             clip = session.get(Clip, clip_id)
             assert clip is not None and (clip.status, clip.sent_at) == ("queued", None)
         database.dispose()
+
+
+def test_a_damaged_database_copy_is_refused_and_nothing_is_left(settings: Settings, tmp_path: Path) -> None:
+    dest = tmp_path / "backup"
+    with small_library(settings) as library:
+        backup(library, dest)
+    (dump,) = dest.glob("database-*")
+    dump.write_bytes(dump.read_bytes() + b"\0")
+    with restore_target(library.settings, tmp_path) as target:
+        code, lines = restore(dest, target)
+        assert code == 1
+        assert f"{dump} does not match its sha256 in the manifest: the backup is damaged" in "\n".join(lines)
+        assert not any(target.data_dir.iterdir())
+        if target.database_url:
+            engine = create_engine(target.sqlalchemy_url)
+            assert not inspect(engine).get_table_names()
+            engine.dispose()
 
 
 def test_backup_refuses_a_folder_that_holds_something_else(settings: Settings, tmp_path: Path) -> None:
