@@ -1,4 +1,5 @@
-"""`vivant serve | worker | animate | import | createuser | setpassword | models | metrics | bench`.
+"""`vivant serve | worker | animate | import | createuser | setpassword | backup | restore | check | models |
+metrics | bench`.
 
 Imports are made inside each command: `vivant animate` must start fast and never load torch or the
 web framework it does not need.
@@ -391,6 +392,75 @@ def import_(directory: Path, make_clips: bool, owner: str | None, data_dir: Path
         f"{report.added} added, {report.duplicates} already there, {len(report.refused)} refused, "
         f"{report.queued} clips queued"
     )
+
+
+def _say(line: str) -> None:
+    click.echo(line, err=True)
+
+
+@main.command()
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@DATA_DIR_OPTION
+def backup(dest: Path, data_dir: Path | None) -> None:
+    """Back up the database, media and secret key into DEST, while Vivant runs.
+
+    Again into the same DEST, only what changed is copied. Exits 1 when files were missing."""
+    from app.backup import run_backup
+    from app.errors import CommandError
+
+    try:
+        report = run_backup(_settings(data_dir), dest, say=_say, progress=ProgressLine)
+    except CommandError as exc:
+        raise click.ClickException(str(exc)) from None
+    for line in report.lines():
+        click.echo(line)
+    if report.manifest.missing:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="A new, empty folder to restore into (and VIVANT_DATABASE_URL an empty database, for PostgreSQL).",
+)
+def restore(source: Path, data_dir: Path) -> None:
+    """Restore a backup made by `vivant backup`, checking every file against its sha256."""
+    from app.errors import CommandError
+    from app.restore import run_restore
+
+    try:
+        report = run_restore(source, _settings(data_dir), say=_say, progress=ProgressLine)
+    except CommandError as exc:
+        raise click.ClickException(str(exc)) from None
+    for line in report.lines():
+        click.echo(line)
+    if report.bad:
+        sys.exit(1)
+
+
+@main.command()
+@click.option(
+    "--repair", is_flag=True, help="Make again what can be: display copies, thumbnails, lost clips."
+)
+@DATA_DIR_OPTION
+def check(repair: bool, data_dir: Path | None) -> None:
+    """Check every original against its sha256, and find rows without files and files without rows.
+
+    Exits 1 while problems remain. --repair never deletes anything."""
+    from app.check import run_check
+    from app.errors import CommandError
+
+    try:
+        report = run_check(_settings(data_dir), repair=repair, progress=ProgressLine("originals"))
+    except CommandError as exc:
+        raise click.ClickException(str(exc)) from None
+    for line in report.lines():
+        click.echo(line)
+    if not report.ok:
+        sys.exit(1)
 
 
 @main.group()

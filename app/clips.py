@@ -56,3 +56,11 @@ def clip_out(clip: Clip) -> ClipOut:
         metrics=clip.metrics,
         created_at=clip.created_at,
     )
+
+
+def requeue(clip: Clip) -> None:
+    """Back to the start: rendered again from scratch, with every try ahead of it (its files were lost, or
+    it was being rendered when a backup was taken). Unsent, so the reconciler sends it if nobody else does."""
+    clip.status, clip.progress, clip.attempts = "queued", 0.0, 0
+    clip.error = clip.metrics = clip.width = clip.height = clip.claim_token = None
+    clip.sent_at = clip.started_at = clip.heartbeat_at = clip.finished_at = None

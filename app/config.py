@@ -111,12 +111,17 @@ class Settings(BaseSettings):
     def min_free_bytes(self) -> int:
         return self.min_free_mb * 1024 * 1024
 
+    @property
+    def secret_key_path(self) -> Path:
+        """Where the generated secret is kept when VIVANT_SECRET_KEY is unset (backups carry it)."""
+        return self.data_dir / "secret_key"
+
     @cached_property
     def session_secret(self) -> str:
         """The configured secret, or one generated once and kept in the data dir."""
         if self.secret_key:
             return self.secret_key
-        path = self.data_dir / "secret_key"
+        path = self.secret_key_path
         if path.exists():
             return path.read_text().strip()
         self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
-"""The one kind of expected failure the service modules raise; the app answers it as `{"detail": ...}`."""
+"""Expected failures: ServiceError from the service modules (the app answers it as `{"detail": ...}`),
+CommandError from the work behind a command (the CLI prints it, without a traceback)."""
 
 from __future__ import annotations
 
@@ -8,3 +9,7 @@ class ServiceError(Exception):
         super().__init__(detail)
         self.status_code = status_code
         self.detail = detail
+
+
+class CommandError(Exception):
+    """A command could not do its work, for a reason the person running it can act on."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from PIL import Image
 from sqlalchemy import and_, extract, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -73,10 +74,9 @@ def ingest_photo(
     session.flush()  # assigns the id
     paths = [store.original(photo.id, photo.format), store.display(photo.id), store.thumbnail(photo.id)]
     try:
-        # The original bytes untouched (it is the family's archive); derivatives re-encoded without metadata.
+        # The original bytes untouched (it is the family's archive).
         move_into_place(received.path, paths[0])
-        write_atomic(paths[1], encode_jpeg(decoded.image, long_side=DISPLAY_LONG_SIDE, quality=90))
-        write_atomic(paths[2], encode_jpeg(decoded.image, long_side=THUMBNAIL_LONG_SIDE, quality=82))
+        write_derivatives(store, photo.id, decoded.image)
         session.commit()
     except IntegrityError:
         # The same photo arrived twice at once; the other request stored it first.
@@ -95,6 +95,18 @@ def ingest_photo(
             raise DiskReserve.for_media(settings).full() from exc
         raise
     return Ingested(photo, duplicate=False)
+
+
+def write_derivatives(store: MediaStore, photo_id: str, image: Image.Image) -> None:
+    """The display copy and the thumbnail, re-encoded without metadata from the decoded original."""
+    write_atomic(store.display(photo_id), encode_jpeg(image, long_side=DISPLAY_LONG_SIDE, quality=90))
+    write_atomic(store.thumbnail(photo_id), encode_jpeg(image, long_side=THUMBNAIL_LONG_SIDE, quality=82))
+
+
+def regenerate_derivatives(*, store: MediaStore, settings: Settings, photo: Photo) -> None:
+    """Make the display copy and thumbnail again from the stored original (`vivant check --repair`)."""
+    data = store.original(photo.id, photo.format).read_bytes()
+    write_derivatives(store, photo.id, decode_upload(data, max_pixels=settings.max_pixels).image)
 
 
 @dataclass(frozen=True)

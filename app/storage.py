@@ -11,6 +11,8 @@ import os
 import re
 import secrets
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -18,6 +20,11 @@ from app.diskspace import MB, DiskReserve, is_disk_full
 from app.images import ReceivedFile, upload_too_large
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
+_CHUNK = 1 << 20
+
+# The folders of the store: a photo's files are kept under the first three, a clip's under the last.
+PHOTO_AREAS = ("originals", "display", "thumbs")
+CLIP_AREA = "clips"
 
 # format name (from content sniffing) -> extension of the stored original
 ORIGINAL_EXTENSIONS = {
@@ -37,9 +44,14 @@ def _checked(item_id: str) -> str:
     return item_id
 
 
+def _tmp_path(path: Path) -> Path:
+    # Hidden, and named after the writer: stored_files() skips it and two writers never share one.
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = _tmp_path(path)
     try:
         with open(tmp, "wb") as f:
             f.write(data)
@@ -109,6 +121,59 @@ class IncomingFile:
         self.path.unlink(missing_ok=True)
 
 
+@dataclass(frozen=True)
+class Digest:
+    sha256: str
+    size: int
+
+
+class ChecksumMismatch(Exception):
+    def __init__(self, expected: str, found: Digest):
+        super().__init__(f"sha256 is {found.sha256}, {expected} was expected")
+        self.found = found
+
+
+def sha256_file(path: Path) -> Digest:
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return Digest(digest.hexdigest(), size)
+
+
+def copy_hashed(source: Path, target: Path, *, expected_sha256: str | None = None) -> Digest:
+    """Copy `source` to `target`, hashing the bytes as they pass: one read serves both.
+
+    The copy goes to a temporary name and is renamed into place only when whole and, given
+    `expected_sha256`, only when it matches (ChecksumMismatch otherwise, and nothing is left behind).
+    The caller syncs the filesystem once at the end: a sync per file would cost more than the copy.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_path(target)
+    digest, size = hashlib.sha256(), 0
+    try:
+        with open(source, "rb") as src, open(tmp, "wb") as out:
+            while chunk := src.read(_CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+                size += len(chunk)
+        found = Digest(digest.hexdigest(), size)
+        if expected_sha256 is not None and found.sha256 != expected_sha256:
+            raise ChecksumMismatch(expected_sha256, found)
+        tmp.replace(target)
+        return found
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    area: str  # one of PHOTO_AREAS or CLIP_AREA
+    owner_id: str  # the photo's or clip's id, as the name says
+    path: Path
+
+
 class MediaStore:
     # Uploads being received; inside the store so that keeping one is a rename on the same filesystem.
     INCOMING = ".incoming"
@@ -134,20 +199,27 @@ class MediaStore:
         return self.root / kind / item_id[:2] / f"{item_id}.{ext}"
 
     def original(self, photo_id: str, fmt: str) -> Path:
-        return self._path("originals", photo_id, ORIGINAL_EXTENSIONS.get(fmt, "bin"))
+        return self._path(PHOTO_AREAS[0], photo_id, ORIGINAL_EXTENSIONS.get(fmt, "bin"))
 
     def display(self, photo_id: str) -> Path:
         """Upright sRGB JPEG without metadata: the worker's input and what share pages show."""
-        return self._path("display", photo_id, "jpg")
+        return self._path(PHOTO_AREAS[1], photo_id, "jpg")
 
     def thumbnail(self, photo_id: str) -> Path:
-        return self._path("thumbs", photo_id, "jpg")
+        return self._path(PHOTO_AREAS[2], photo_id, "jpg")
 
     def video(self, clip_id: str) -> Path:
-        return self._path("clips", clip_id, "mp4")
+        return self._path(CLIP_AREA, clip_id, "mp4")
 
     def poster(self, clip_id: str) -> Path:
-        return self._path("clips", clip_id, "jpg")
+        return self._path(CLIP_AREA, clip_id, "jpg")
+
+    def stored_files(self) -> Iterator[StoredFile]:
+        """Every whole file in the store; writes still in progress (hidden temporary names) are skipped."""
+        for area in (*PHOTO_AREAS, CLIP_AREA):
+            for path in sorted((self.root / area).glob("*/*")):
+                if path.is_file() and not path.name.startswith("."):
+                    yield StoredFile(area, path.name.split(".", 1)[0], path)
 
     def delete_photo(self, photo_id: str, fmt: str, clip_ids: list[str]) -> None:
         paths = [self.original(photo_id, fmt), self.display(photo_id), self.thumbnail(photo_id)]

@@ -6,6 +6,7 @@ import os
 import secrets
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -33,19 +34,27 @@ def service_reachable(host: str, port: int) -> bool:
         return False
 
 
+@contextmanager
+def new_postgres_database(prefix: str = "vivant_test") -> Iterator[str]:
+    """An empty PostgreSQL database of its own (no tables), dropped at the end; yields its URL."""
+    if not service_reachable("127.0.0.1", 5432):
+        pytest.fail("PostgreSQL is not running on 127.0.0.1:5432 (see README, Tests)")
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, migrated to head, dropped at the end."""
-    if not service_reachable("127.0.0.1", 5432):
-        pytest.fail("PostgreSQL is not running on 127.0.0.1:5432 (see README, Tests)")
-    name = f"vivant_test_{secrets.token_hex(4)}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    upgrade(Settings(database_url=url).sqlalchemy_url)
-    yield url
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with new_postgres_database() as url:
+        upgrade(Settings(database_url=url).sqlalchemy_url)
+        yield url
 
 
 def _truncate_all(url: str) -> None:

@@ -19,7 +19,10 @@ from app.main import create_app
 from tests.fixture_paths import FIXTURES
 from worker.video import probe
 
-COMMANDS = ["serve", "worker", "animate", "import", "createuser", "setpassword", "models", "metrics", "bench"]
+COMMANDS = [
+    "serve", "worker", "animate", "import", "createuser", "setpassword", "backup", "restore", "check",
+    "models", "metrics", "bench",
+]  # fmt: skip
 
 
 def vivant(
