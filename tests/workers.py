@@ -24,6 +24,7 @@ def settings_environment(settings: Settings, **extra: str) -> dict[str, str]:
         VIVANT_BROKER_URL=settings.celery_broker_url,
         VIVANT_SECRET_KEY=settings.session_secret,
         VIVANT_STALE_AFTER_S=str(settings.stale_after_s),
+        VIVANT_MAX_ATTEMPTS=str(settings.max_attempts),
         VIVANT_TASK_TIME_LIMIT_S=str(settings.task_time_limit_s),
         VIVANT_BROKER_VISIBILITY_TIMEOUT_S=str(settings.broker_visibility_timeout_s),
         VIVANT_CLIP_LONG_SIDE=str(settings.clip_long_side),
