@@ -7,6 +7,7 @@ once (one row, one video, no temporary file) or `failed` with a reason; nothing 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -246,6 +247,42 @@ def test_clip_whose_worker_keeps_dying_fails_with_a_reason(tmp_path: Path, broke
     assert clip.error and "worker stopped 2 times" in clip.error and "given up" in clip.error
     assert clip.attempts == 2
     assert not list(settings.media_dir.rglob("*.mp4"))
+    clips.close()
+
+
+# A worker that takes no clips is restarted by `vivant serve` once clips have waited this long.
+WATCHDOG_S = 8
+
+
+def test_serve_restarts_a_worker_that_sits_stuck_while_clips_wait(tmp_path: Path, broker_url: str) -> None:
+    settings = fault_settings(tmp_path, broker_url=broker_url, default_seconds=2.0, watchdog_s=WATCHDOG_S)
+    clips = Clips(settings)
+    log = tmp_path / "serve.log"
+    with (
+        running_server(settings, log=log) as (serve, base),
+        httpx.Client(base_url=base, timeout=30) as http,
+    ):
+        headers = _sign_in(http)
+        first = _timed_upload(http, headers, SMALL[0])[0].json()[0]["clip_id"]
+        assert clips.wait_final(first, timeout=120).status == "ready"
+        (worker,) = children(serve.pid)
+        (pool_process,) = children(worker)
+        # Alive but doing nothing, like a pool process hung in a driver: its worker hands it the next
+        # clip's message and waits for ever.
+        os.kill(pool_process, signal.SIGSTOP)
+        try:
+            second = _timed_upload(http, headers, SMALL[1])[0].json()[0]["clip_id"]
+            clip = clips.wait_final(second, timeout=WATCHDOG_S + 90)
+            # The stuck worker went, its stopped pool process with it, and a new worker rendered the clip.
+            assert not process_alive(worker) and not process_alive(pool_process)
+            assert children(serve.pid) and children(serve.pid) != [worker]
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pool_process, signal.SIGKILL)
+    assert clip.status == "ready", clip.error
+    text = log.read_text()
+    assert "restarting the worker: 1 clip(s) sent over 8 s ago still wait" in text, text[-3000:]
+    assert "VIVANT_WATCHDOG_S" in text
     clips.close()
 
 

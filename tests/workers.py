@@ -30,6 +30,7 @@ def settings_environment(settings: Settings, **extra: str) -> dict[str, str]:
         VIVANT_CLIP_LONG_SIDE=str(settings.clip_long_side),
         VIVANT_DEFAULT_SECONDS=str(settings.default_seconds),
         VIVANT_RECONCILE_INTERVAL_S=str(settings.reconcile_interval_s),
+        VIVANT_WATCHDOG_S=str(settings.watchdog_s),
         OMP_NUM_THREADS="1",
     )
     env.update(extra)

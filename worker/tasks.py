@@ -123,8 +123,7 @@ class ClipRun:
 
     def _heartbeat(self) -> None:
         # Engines may sit in one long step (loading a model) without reporting progress.
-        interval = self.settings.stale_after_s / 4
-        while not self._stop_heartbeat.wait(interval):
+        while not self._stop_heartbeat.wait(self.settings.heartbeat_interval_s):
             with self.database.session() as session:
                 session.execute(update(Clip).where(self._mine()).values(heartbeat_at=utcnow()))
 
