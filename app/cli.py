@@ -103,8 +103,11 @@ def serve(host: str, port: int, data_dir: Path | None, no_worker: bool) -> None:
     # process before the `finally` below stops the worker, leaving it orphaned: exit normally instead.
     signal.signal(signal.SIGTERM, _exit_normally)
     app = create_app(settings)
-    watchdog = Watchdog(app.state.services.database, settings.watchdog_s)
-    supervisor = None if no_worker else WorkerSupervisor(settings, watchdog=watchdog)
+    supervisor = (
+        None
+        if no_worker
+        else WorkerSupervisor(settings, watchdog=Watchdog(app.state.services.database, settings.watchdog_s))
+    )
     shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
     if ":" in shown_host:
         shown_host = f"[{shown_host}]"  # an IPv6 address in a URL
