@@ -95,6 +95,7 @@ def serve(host: str, port: int, data_dir: Path | None, no_worker: bool) -> None:
     from app.main import create_app
     from app.migrate import upgrade
     from app.supervisor import WorkerSupervisor
+    from app.watchdog import Watchdog
 
     settings = _settings(data_dir)
     settings.ensure_dirs()
@@ -105,12 +106,17 @@ def serve(host: str, port: int, data_dir: Path | None, no_worker: bool) -> None:
     # uvicorn shuts down gracefully on SIGTERM and then raises the signal again, which would end this
     # process before the `finally` below stops the worker, leaving it orphaned: exit normally instead.
     signal.signal(signal.SIGTERM, _exit_normally)
-    supervisor = None if no_worker else WorkerSupervisor(settings)
+    app = create_app(settings)
+    supervisor = (
+        None
+        if no_worker
+        else WorkerSupervisor(settings, watchdog=Watchdog(app.state.services.database, settings.watchdog_s))
+    )
     shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
     if ":" in shown_host:
         shown_host = f"[{shown_host}]"  # an IPv6 address in a URL
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         log_level="warning",
         timeout_graceful_shutdown=10,
         proxy_headers=True,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -37,6 +38,17 @@ def create_clip(*, session: Session, photo: Photo, request: ClipRequest, setting
     session.add(clip)
     session.flush()
     return clip
+
+
+def take_back(clip: Clip, *, max_attempts: int, now: datetime) -> None:
+    """A running clip whose worker died: queued to be sent again, or failed for good after max_attempts."""
+    clip.claim_token = None
+    if clip.attempts >= max_attempts:
+        clip.status = "failed"
+        clip.error = f"the worker stopped {clip.attempts} times while making this clip; it was given up"
+        clip.finished_at = now
+    else:
+        clip.status, clip.progress, clip.sent_at = "queued", 0.0, None
 
 
 def clip_out(clip: Clip) -> ClipOut:

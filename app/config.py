@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     # A running clip whose heartbeat is older than this is taken to have lost its worker.
     stale_after_s: int = Field(default=120, ge=5)
     reconcile_interval_s: float = Field(default=15.0, gt=0)
+    # `vivant serve` restarts its worker when clips sent this long ago still wait and no clip has started,
+    # reported progress or finished for as long.
+    watchdog_s: int = Field(default=120, ge=5)
 
     # Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (comma-separated IPs, or "*").
     # Behind a reverse proxy on another host, name it here: sign-in throttling counts per client address,
@@ -71,7 +74,18 @@ class Settings(BaseSettings):
                 f"must be below VIVANT_BROKER_VISIBILITY_TIMEOUT_S ({self.broker_visibility_timeout_s}): "
                 "otherwise the broker re-delivers a clip that is still rendering"
             )
+        if self.watchdog_s <= self.heartbeat_interval_s:
+            raise ValueError(
+                f"VIVANT_WATCHDOG_S ({self.watchdog_s}) must be longer than a quarter of "
+                f"VIVANT_STALE_AFTER_S ({self.stale_after_s}), how often a rendering worker reports: "
+                "otherwise a worker busy in a long step would be restarted"
+            )
         return self
+
+    @property
+    def heartbeat_interval_s(self) -> float:
+        """How often a rendering worker reports that it is alive, even in a long step without progress."""
+        return self.stale_after_s / 4
 
     @property
     def task_hard_limit_s(self) -> int:

@@ -13,6 +13,7 @@ import redis
 from celery import Celery
 from sqlalchemy import or_, select, update
 
+from app.clips import take_back
 from app.config import Settings
 from app.db import Database
 from app.models import Clip, utcnow
@@ -89,15 +90,7 @@ class Dispatcher:
             for clip in session.scalars(
                 select(Clip).where(Clip.status == "running", Clip.heartbeat_at < stale)
             ):
-                clip.claim_token = None
-                if clip.attempts >= self.settings.max_attempts:
-                    clip.status = "failed"
-                    clip.error = (
-                        f"the worker stopped {clip.attempts} times while making this clip; it was given up"
-                    )
-                    clip.finished_at = now
-                else:
-                    clip.status, clip.progress, clip.sent_at = "queued", 0.0, None
+                take_back(clip, max_attempts=self.settings.max_attempts, now=now)
             session.flush()
             if broker is None:
                 return 0

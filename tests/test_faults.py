@@ -7,6 +7,7 @@ once (one row, one video, no temporary file) or `failed` with a reason; nothing 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -73,6 +74,12 @@ def redis_db_url() -> Iterator[str]:
     redis.Redis.from_url(url).flushdb()
 
 
+@pytest.fixture(params=["embedded", pytest.param("redis", marks=pytest.mark.redis)])
+def broker_url(request: pytest.FixtureRequest) -> str:
+    """The broker a test runs on: the embedded one (an empty URL) or a database of the shared Redis."""
+    return "" if request.param == "embedded" else str(request.getfixturevalue("redis_db_url"))
+
+
 @pytest.fixture
 def fresh_postgres(postgres_url: str) -> str:
     _truncate_all(postgres_url)
@@ -101,13 +108,21 @@ class Clips:
         with self.database.session() as session:
             return {clip.id: clip.status for clip in session.query(Clip)}
 
-    def wait_running(self, clip_id: str, *, past: float = 0.15, timeout: float = 120) -> Clip:
+    def wait_running(
+        self, clip_id: str, *, past: float = 0.15, attempt: int = 1, timeout: float = 120
+    ) -> Clip:
         def running() -> Clip | None:
             clip = self.get(clip_id)
             assert clip.status in ("queued", "running"), (clip.status, clip.error)
-            return clip if clip.status == "running" and clip.progress >= past else None
+            return (
+                clip
+                if clip.status == "running" and clip.attempts == attempt and clip.progress >= past
+                else None
+            )
 
-        return wait_for(running, timeout=timeout, what=f"clip {clip_id} to be {past:.0%} rendered")
+        return wait_for(
+            running, timeout=timeout, what=f"try {attempt} of clip {clip_id} to be {past:.0%} rendered"
+        )
 
     def wait_any_running(self, clip_ids: list[str], *, past: float, timeout: float = 120) -> Clip:
         """The first of `clip_ids` found rendering: which one depends on how fast the earlier ones went."""
@@ -145,25 +160,52 @@ def _client(settings: Settings) -> TestClient:
     return TestClient(create_app(settings, reconcile=False))
 
 
-# --- 3. kill -9 in the middle of a clip ---------------------------------------------------------------
+# --- 3. kill -9 of a pool process, in the middle of a clip or idle -------------------------------------
+
+# A pool process killed mid-clip is known to its worker at once: the clip must be rendering again within
+# this long (the stale heartbeat, VIVANT_STALE_AFTER_S, is set far beyond it, so only that path meets it).
+BACK_WITHIN_S = 15
 
 
-def test_killed_pool_child_clip_still_ready_once(tmp_path: Path) -> None:
-    settings = fault_settings(tmp_path)
+def test_killed_pool_child_clip_rendering_again_at_once_and_ready_once(
+    tmp_path: Path, broker_url: str
+) -> None:
+    settings = fault_settings(tmp_path, broker_url=broker_url, stale_after_s=120)
     clips = Clips(settings)
     with running_worker(settings) as worker, _client(settings) as client:
         clip_id = upload(client, set_up_admin(client), PUG).json()[0]["clip_id"]
         clips.wait_running(clip_id)
         (child,) = children(worker.pid)
         kill9(child)
-        reconcile = client.app.state.services.dispatcher.reconcile
-        clip = clips.wait_final(clip_id, timeout=150, reconcile=reconcile)
+        clips.wait_running(clip_id, past=0.0, attempt=2, timeout=BACK_WITHIN_S)
+        clip = clips.wait_final(clip_id, timeout=150)
         assert worker.poll() is None  # the worker itself lived on and replaced its child
     assert clip.status == "ready", clip.error
-    # The killed run and the one that finished: the redelivered message found the clip taken.
+    # The killed run and the one that finished.
     assert clip.attempts == 2
     assert clips.count() == 1
     clips.assert_one_clean_video(clip_id)
+    clips.close()
+
+
+def test_idle_pool_child_killed_the_next_clip_is_still_rendered(tmp_path: Path, broker_url: str) -> None:
+    # What the OOM killer does to a worker between clips. On the embedded broker this once stopped all
+    # rendering: the replacement child waited for ever on a lock that the killed one held.
+    settings = fault_settings(tmp_path, broker_url=broker_url, default_seconds=2.0)
+    clips = Clips(settings)
+    with running_worker(settings) as worker, _client(settings) as client:
+        csrf = set_up_admin(client)
+        first = upload(client, csrf, SMALL[0]).json()[0]["clip_id"]
+        assert clips.wait_final(first, timeout=120).status == "ready"  # the worker is up, its child idle
+        (child,) = children(worker.pid)
+        kill9(child)
+        wait_for(lambda: set(children(worker.pid)) - {child}, timeout=30, what="a new pool process")
+        second = upload(client, csrf, SMALL[1]).json()[0]["clip_id"]
+        # No reconciler here: the one message sent at upload must be rendered.
+        clip = clips.wait_final(second, timeout=30)
+        assert worker.poll() is None
+    assert clip.status == "ready", clip.error
+    assert clip.attempts == 1
     clips.close()
 
 
@@ -190,18 +232,58 @@ def test_killed_worker_clip_finished_by_a_new_worker(
     clips.close()
 
 
-def test_clip_whose_worker_keeps_dying_fails_with_a_reason(tmp_path: Path) -> None:
-    settings = fault_settings(tmp_path, max_attempts=1)
+def test_clip_whose_worker_keeps_dying_fails_with_a_reason(tmp_path: Path, broker_url: str) -> None:
+    settings = fault_settings(tmp_path, broker_url=broker_url, max_attempts=2, stale_after_s=120)
     clips = Clips(settings)
     with running_worker(settings) as worker, _client(settings) as client:
         clip_id = upload(client, set_up_admin(client), PUG).json()[0]["clip_id"]
         clips.wait_running(clip_id)
         kill9(children(worker.pid)[0])
-        clip = clips.wait_final(clip_id, timeout=60, reconcile=client.app.state.services.dispatcher.reconcile)
+        # Taken back and claimed again at once; killed again as soon as it is claimed.
+        clips.wait_running(clip_id, past=0.0, attempt=2, timeout=BACK_WITHIN_S)
+        kill9(children(worker.pid)[0])
+        clip = clips.wait_final(clip_id, timeout=BACK_WITHIN_S)
     assert clip.status == "failed"
-    assert clip.error and "worker stopped" in clip.error and "given up" in clip.error
-    assert clip.attempts == 1
+    assert clip.error and "worker stopped 2 times" in clip.error and "given up" in clip.error
+    assert clip.attempts == 2
     assert not list(settings.media_dir.rglob("*.mp4"))
+    clips.close()
+
+
+# A worker that takes no clips is restarted by `vivant serve` once clips have waited this long.
+WATCHDOG_S = 8
+
+
+def test_serve_restarts_a_worker_that_sits_stuck_while_clips_wait(tmp_path: Path, broker_url: str) -> None:
+    settings = fault_settings(tmp_path, broker_url=broker_url, default_seconds=2.0, watchdog_s=WATCHDOG_S)
+    clips = Clips(settings)
+    log = tmp_path / "serve.log"
+    with (
+        running_server(settings, log=log) as (serve, base),
+        httpx.Client(base_url=base, timeout=30) as http,
+    ):
+        headers = _sign_in(http)
+        first = _timed_upload(http, headers, SMALL[0])[0].json()[0]["clip_id"]
+        assert clips.wait_final(first, timeout=120).status == "ready"
+        (worker,) = children(serve.pid)
+        (pool_process,) = children(worker)
+        # Alive but doing nothing, like a pool process hung in a driver: its worker hands it the next
+        # clip's message and waits for ever.
+        os.kill(pool_process, signal.SIGSTOP)
+        try:
+            second = _timed_upload(http, headers, SMALL[1])[0].json()[0]["clip_id"]
+            clip = clips.wait_final(second, timeout=WATCHDOG_S + 90)
+            # The stuck worker went, its stopped pool process with it, and a new worker rendered the clip.
+            assert not process_alive(worker) and not process_alive(pool_process)
+            assert children(serve.pid) and children(serve.pid) != [worker]
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pool_process, signal.SIGKILL)
+    assert clip.status == "ready", clip.error
+    text = log.read_text()
+    assert "restarting the worker: 1 clip(s) sent over 8 s ago still wait" in text, text[-3000:]
+    assert "VIVANT_WATCHDOG_S" in text
+    clips.close()
 
 
 # --- 4. the broker's visibility timeout ---------------------------------------------------------------

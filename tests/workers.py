@@ -24,11 +24,13 @@ def settings_environment(settings: Settings, **extra: str) -> dict[str, str]:
         VIVANT_BROKER_URL=settings.celery_broker_url,
         VIVANT_SECRET_KEY=settings.session_secret,
         VIVANT_STALE_AFTER_S=str(settings.stale_after_s),
+        VIVANT_MAX_ATTEMPTS=str(settings.max_attempts),
         VIVANT_TASK_TIME_LIMIT_S=str(settings.task_time_limit_s),
         VIVANT_BROKER_VISIBILITY_TIMEOUT_S=str(settings.broker_visibility_timeout_s),
         VIVANT_CLIP_LONG_SIDE=str(settings.clip_long_side),
         VIVANT_DEFAULT_SECONDS=str(settings.default_seconds),
         VIVANT_RECONCILE_INTERVAL_S=str(settings.reconcile_interval_s),
+        VIVANT_WATCHDOG_S=str(settings.watchdog_s),
         OMP_NUM_THREADS="1",
     )
     env.update(extra)

@@ -4,11 +4,14 @@ Claiming is a conditional UPDATE, so the same clip sent twice (a duplicate messa
 worker died) is rendered by one live worker at a time and ends as one clip. A clip deleted while it renders
 (its photo removed) stops the render at the next progress update; one deleted in the last moments is
 caught when its files are published, in the transaction that marks it ready, so no file outlives its row.
+When a pool process dies mid-clip, the worker's main process gives its clip back before Celery puts the
+message back in the queue, so the clip is rendered again at once rather than after its heartbeat goes stale.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import threading
 import time
@@ -17,10 +20,13 @@ from functools import cache
 from typing import Any
 
 import numpy as np
+from billiard.einfo import ExceptionInfo, ExceptionWithTraceback
 from celery import Task, shared_task
-from celery.exceptions import SoftTimeLimitExceeded
-from sqlalchemy import or_, update
+from celery.exceptions import SoftTimeLimitExceeded, WorkerLostError
+from celery.worker.request import Request
+from sqlalchemy import or_, select, update
 
+from app.clips import take_back
 from app.config import Settings
 from app.db import Database
 from app.diskspace import DiskFull, DiskReserve, is_disk_full
@@ -35,6 +41,17 @@ from worker.render import RenderedClip, rendered_clip
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_S = 0.5
+
+# Made once in the worker's main process and inherited by every pool process it forks. A claim token begins
+# with this and the pid of the pool process that claimed, so that the main process, told that a pool process
+# died, finds the claim that process held and no other. (Were a pool process ever started otherwise than by
+# fork, its claims would not match: its clip would come back the slow way, when its heartbeat went stale.)
+_WORKER_ID = secrets.token_hex(4)
+
+
+def claim_prefix(pid: int) -> str:
+    """How every claim made by pool process `pid` of this worker begins."""
+    return f"{_WORKER_ID}{pid:08x}"
 
 
 @cache
@@ -68,7 +85,7 @@ class ClipRun:
         self.database = database
         self.settings = settings
         self.clip_id = clip_id
-        self.token = secrets.token_hex(16)
+        self.token = claim_prefix(os.getpid()) + secrets.token_hex(8)
         self.reserve = DiskReserve.for_media(settings)
         self._last_progress = 0.0
         self._stop_heartbeat = threading.Event()
@@ -118,8 +135,7 @@ class ClipRun:
 
     def _heartbeat(self) -> None:
         # Engines may sit in one long step (loading a model) without reporting progress.
-        interval = self.settings.stale_after_s / 4
-        while not self._stop_heartbeat.wait(interval):
+        while not self._stop_heartbeat.wait(self.settings.heartbeat_interval_s):
             with self.database.session() as session:
                 session.execute(update(Clip).where(self._mine()).values(heartbeat_at=utcnow()))
 
@@ -220,7 +236,53 @@ class ClipRun:
             self._stop_heartbeat.set()
 
 
-@shared_task(bind=True, name=ANIMATE_TASK)
+def give_back_lost(settings: Settings, clip_id: str, pid: int) -> None:
+    """Pool process `pid` of this worker died: the clip it was rendering waits again, or fails for good."""
+    # An engine of its own, closed at once: pool processes forked later must not inherit its connections.
+    database = Database(settings.sqlalchemy_url)
+    try:
+        with database.session() as session:
+            clip = session.scalars(
+                select(Clip)
+                .where(
+                    Clip.id == clip_id,
+                    Clip.status == "running",
+                    Clip.claim_token.startswith(claim_prefix(pid)),
+                )
+                .with_for_update()
+            ).first()
+            if clip is None:
+                return  # it died before claiming the clip, or after finishing it
+            now = utcnow()
+            take_back(clip, max_attempts=settings.max_attempts, now=now)
+            if clip.status == "queued":
+                clip.sent_at = now  # Celery puts the message back in the queue next
+            log.warning("the process rendering clip %s died; the clip is %s", clip_id, clip.status)
+    finally:
+        database.dispose()
+
+
+class AnimateRequest(Request):  # type: ignore[misc]
+    """An animate message as the worker's main process handles it."""
+
+    def on_failure(
+        self, exc_info: ExceptionInfo, send_failed_event: bool = True, return_ok: bool = False
+    ) -> None:
+        # Celery learns at once that the pool process died (the OOM killer, kill -9) and puts the message
+        # back, but its clip would stay claimed until the heartbeat went stale. Given back first, the clip
+        # is taken by the message's next delivery.
+        exc = exc_info.exception
+        if isinstance(exc, ExceptionWithTraceback):
+            exc = exc.exc
+        if isinstance(exc, WorkerLostError) and self.worker_pid is not None:
+            try:
+                give_back_lost(settings_of(self.task.app), self.args[0], self.worker_pid)
+            except Exception:  # e.g. the database is away; the clip comes back when its heartbeat goes stale
+                log.exception("could not give back clip %s", self.args[0])
+        super().on_failure(exc_info, send_failed_event=send_failed_event, return_ok=return_ok)
+
+
+@shared_task(bind=True, name=ANIMATE_TASK, Request=AnimateRequest)
 def animate(self: Task, clip_id: str) -> str:
     """Render one clip. Carries only the id: the database row says everything else."""
     settings = settings_of(self.app)
