@@ -262,7 +262,7 @@ def give_back_lost(settings: Settings, clip_id: str, pid: int) -> None:
         database.dispose()
 
 
-class AnimateRequest(Request):  # type: ignore[misc]
+class AnimateRequest(Request):
     """An animate message as the worker's main process handles it."""
 
     def on_failure(
