@@ -9,7 +9,7 @@ from typing import Any, cast
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from app.dates import TakenAt, TakenSource
+from app.dates import TakenAt, TakenSource, uploaded_at
 
 
 def new_id() -> str:
@@ -18,6 +18,11 @@ def new_id() -> str:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _upload_wall_clock() -> datetime:
+    """A photo with no date of its own is placed at its upload time (UTC), as app.dates.uploaded_at does."""
+    return uploaded_at(utcnow()).local
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -80,9 +85,9 @@ class Photo(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     # When it was taken: the camera's wall clock, naive on purpose (app/dates.py says why), with the
     # camera's offset from UTC where it wrote one; the upload time where the photo has no date.
-    taken_at: Mapped[datetime] = mapped_column(DateTime(timezone=False))
-    taken_offset_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    taken_at_source: Mapped[str] = mapped_column(String(8))
+    taken_at: Mapped[datetime] = mapped_column(DateTime(timezone=False), default=_upload_wall_clock)
+    taken_offset_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True, default=0)
+    taken_at_source: Mapped[str] = mapped_column(String(8), default="upload")
 
     # The timeline pages by (taken_at, id), newest first: one index serves every page, however deep.
     __table_args__ = (Index("ix_photos_timeline", "taken_at", "id"),)
