@@ -79,9 +79,10 @@ window.VivantSelection = (() => {
     async function loadAlbums() {
       const result = await api("GET", "/api/albums");
       if (!result.ok) return;
-      const keep = [...albumChoice.options].slice(0, 2);
       const albums = result.data.filter((a) => a.id !== options.albumId);
-      albumChoice.replaceChildren(...keep, ...albums.map((a) => el("option", { value: a.id }, a.title)));
+      albumChoice.replaceChildren(el("option", { value: "" }, "Add to album…"), el("option", { value: "new" }, "New album…"),
+        ...albums.map((a) => el("option", { value: a.id }, a.title)));
+      albumChoice.value = newTitle.hidden ? "" : "new";
     }
 
     albumChoice.addEventListener("change", () => {
