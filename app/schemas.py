@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from worker.choices import Camera, EngineName, Strength
 
@@ -136,10 +136,14 @@ class ShareOut(BaseModel):
     opens: int = Field(description="how often the public page showed the clip")
 
 
+# Surrounding blanks dropped first, so a title of spaces is refused like an empty one.
+AlbumTitle = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
 class AlbumIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: str = Field(min_length=1, max_length=200)
+    title: AlbumTitle
     description: str = Field(default="", max_length=5000)
 
 
@@ -148,7 +152,7 @@ class AlbumPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: str | None = Field(default=None, min_length=1, max_length=200)
+    title: AlbumTitle | None = None
     description: str | None = Field(default=None, max_length=5000)
     cover_photo_id: str | None = Field(default=None, max_length=32)
 

@@ -40,6 +40,8 @@ def test_an_album_is_made_filled_in_date_order_renamed_and_deleted_without_its_p
     assert shown["cover_url"] == oldest["thumbnail_url"]  # the first photo by date taken
     assert {"taken_at", "clips", "favourite"} <= shown["photos"][0].keys()
 
+    blank = client.patch(url, json={"title": "   "}, headers=headers)
+    assert blank.status_code == 422 and client.get(url).json()["title"] == "Christmases"
     unknown = client.post(f"{url}/photos", json={"photo_ids": [ids[0], "f" * 32]}, headers=headers)
     assert unknown.status_code == 404 and "f" * 32 in unknown.json()["detail"]
 

@@ -41,9 +41,7 @@ def _editable(session: SessionDep, album_id: str, user: User) -> Album:
 
 @router.post("/albums", status_code=201)
 def new_album(body: AlbumIn, user: CurrentUser, session: SessionDep) -> AlbumOut:
-    album = create_album(
-        session=session, user=user, title=body.title.strip() or body.title, description=body.description
-    )
+    album = create_album(session=session, user=user, title=body.title, description=body.description)
     return _out(session, album, user)
 
 
