@@ -7,14 +7,16 @@ from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import BackgroundTasks, Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
+from app.albums import UnknownPhotos, animate_photos
 from app.auth import csrf_matches, find_session
 from app.config import Settings
 from app.db import Database
 from app.dispatch import Dispatcher
-from app.models import AuthSession, Clip, Photo, User
+from app.models import Album, AuthSession, Clip, Photo, User
+from app.schemas import Queued
 from app.storage import MediaStore
 
 SESSION_COOKIE = "vivant_session"
@@ -123,6 +125,26 @@ def user_or_404(session: Session, user_id: str) -> User:
     if user is None:
         raise HTTPException(404, "no such account")
     return user
+
+
+def album_or_404(session: Session, album_id: str) -> Album:
+    album = session.get(Album, album_id)
+    if album is None:
+        raise HTTPException(404, "no such album")
+    return album
+
+
+def queue_clips(
+    session: Session, services: Services, background: BackgroundTasks, photo_ids: list[str]
+) -> Queued:
+    """Clips for the photos that have none; sent after the response, once the session has committed them."""
+    try:
+        clips = animate_photos(session=session, settings=services.settings, photo_ids=photo_ids)
+    except UnknownPhotos as exc:
+        raise HTTPException(404, str(exc)) from None
+    for clip in clips:
+        background.add_task(services.dispatcher.send, clip.id, clip.engine)
+    return Queued(queued=len(clips))
 
 
 def clip_or_404(session: Session, clip_id: str, *, ready: bool = False) -> Clip:

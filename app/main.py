@@ -22,7 +22,7 @@ from app.deps import Services
 from app.dispatch import Dispatcher
 from app.errors import ServiceError
 from app.limits import BodySizeLimit, SecurityHeaders
-from app.routes import api, media, pages, share
+from app.routes import albums, api, media, pages, share
 from app.schemas import Health
 from app.storage import MediaStore
 from app.templating import STATIC_DIR, make_templates
@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None, *, reconcile: bool = True) -> F
     app.include_router(media.router)
     app.include_router(share.router)
     app.include_router(pages.router)
+    app.include_router(albums.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", tags=["health"])

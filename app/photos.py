@@ -16,7 +16,7 @@ from app.dates import exif_taken_at, uploaded_at
 from app.db import Database
 from app.diskspace import DiskReserve, is_disk_full
 from app.images import ReceivedFile, decode_upload, encode_jpeg
-from app.models import Clip, Photo, User, utcnow
+from app.models import Clip, Favourite, Photo, User, utcnow
 from app.schemas import ClipRequest
 from app.storage import MediaStore, move_into_place, write_atomic
 
@@ -163,15 +163,25 @@ def _parse_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 def list_photos(
-    *, session: Session, limit: int, cursor: str | None, year: int | None = None
+    *,
+    session: Session,
+    limit: int,
+    cursor: str | None,
+    year: int | None = None,
+    favourites_of: str | None = None,
 ) -> tuple[list[Photo], str | None]:
     """By date taken, newest first, keyset-paginated on (taken_at, id): pages stay right while uploads
     arrive, and a deep page costs what the first does (the timeline index serves both).
 
     The cursor holds the date and id of the last photo of the previous page, so it outlives that photo.
-    `year` starts the timeline at the newest photo taken in that year (or before it).
+    `year` starts the timeline at the newest photo taken in that year (or before it); `favourites_of`
+    keeps only the photos that member marked as favourites.
     """
     query = select(Photo).order_by(Photo.taken_at.desc(), Photo.id.desc()).limit(limit + 1)
+    if favourites_of is not None:
+        query = query.join(
+            Favourite, and_(Favourite.photo_id == Photo.id, Favourite.user_id == favourites_of)
+        )
     if year is not None:
         query = query.where(Photo.taken_at < datetime(year + 1, 1, 1))
     if cursor:

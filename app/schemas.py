@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from worker.choices import Camera, EngineName, Strength
 
@@ -86,6 +86,7 @@ class PhotoOut(BaseModel):
     display_url: str
     original_url: str
     clips: list[ClipOut]
+    favourite: bool = Field(description="whether the signed-in member marked it as a favourite")
 
 
 class YearCount(BaseModel):
@@ -133,6 +134,57 @@ class ShareOut(BaseModel):
     created_at: datetime
     created_by: str | None = Field(description="e-mail of the member who made it; null once removed")
     opens: int = Field(description="how often the public page showed the clip")
+
+
+# Surrounding blanks dropped first, so a title of spaces is refused like an empty one.
+AlbumTitle = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class AlbumIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: AlbumTitle
+    description: str = Field(default="", max_length=5000)
+
+
+class AlbumPatch(BaseModel):
+    """Only the fields given change; `cover_photo_id: null` goes back to the first photo."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: AlbumTitle | None = None
+    description: str | None = Field(default=None, max_length=5000)
+    cover_photo_id: str | None = Field(default=None, max_length=32)
+
+
+class AlbumOut(BaseModel):
+    id: str
+    title: str
+    description: str
+    cover_photo_id: str | None = Field(description="the chosen cover, or else the first photo by date taken")
+    cover_url: str | None = Field(description="thumbnail of the cover; null for an empty album")
+    photo_count: int
+    created_by: str | None = Field(description="e-mail of the member who made it; null once removed")
+    can_edit: bool = Field(description="whether the signed-in member may rename or delete it")
+    created_at: datetime
+
+
+class AlbumDetail(AlbumOut):
+    photos: list[PhotoOut] = Field(description="by date taken, oldest first")
+
+
+class PhotoIds(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    photo_ids: list[str] = Field(min_length=1, max_length=1000)
+
+
+class AlbumAdded(BaseModel):
+    added: int = Field(description="photos that were not in the album yet")
+
+
+class Queued(BaseModel):
+    queued: int = Field(description="clips queued: one per photo that had none queued, running or ready")
 
 
 class Health(BaseModel):

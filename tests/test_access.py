@@ -40,7 +40,8 @@ MEMBER_EMAIL, MEMBER_PASSWORD = "member@example.com", "member password 1"
 # For checks the database cannot change (cookies, timing, redirects): once, on SQLite, to save time.
 SQLITE_ONLY = pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
 
-# Who may call a route: anyone; a signed-in member; the member who added the photo, or an administrator;
+# Who may call a route: anyone; a signed-in member; the member who added the photo (or made the album), or an
+# administrator;
 # an administrator; whoever holds a live share link.
 PUBLIC, MEMBER, OWNER, ADMIN, LINK = "public", "member", "owner", "admin", "link"
 
@@ -69,6 +70,18 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/api/clips/{clip_id}/shares"): MEMBER,
     ("GET", "/api/clips/{clip_id}/shares"): MEMBER,
     ("GET", "/api/photos/{photo_id}/shares"): MEMBER,
+    ("POST", "/api/photos/animate"): MEMBER,
+    ("PUT", "/api/photos/{photo_id}/favourite"): MEMBER,
+    ("DELETE", "/api/photos/{photo_id}/favourite"): MEMBER,
+    ("POST", "/api/albums"): MEMBER,
+    ("GET", "/api/photos/{photo_id}/albums"): MEMBER,
+    ("GET", "/api/albums"): MEMBER,
+    ("GET", "/api/albums/{album_id}"): MEMBER,
+    ("PATCH", "/api/albums/{album_id}"): OWNER,
+    ("DELETE", "/api/albums/{album_id}"): OWNER,
+    ("POST", "/api/albums/{album_id}/photos"): MEMBER,
+    ("DELETE", "/api/albums/{album_id}/photos/{photo_id}"): MEMBER,
+    ("POST", "/api/albums/{album_id}/animate"): MEMBER,
     ("DELETE", "/api/shares/{share_id}"): MEMBER,
     ("GET", "/api/shares"): MEMBER,
     ("GET", "/media/photos/{photo_id}/thumb.jpg"): MEMBER,
@@ -87,6 +100,8 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/family"): MEMBER,
     ("GET", "/links"): MEMBER,
     ("GET", "/photos/{photo_id}"): MEMBER,
+    ("GET", "/albums"): MEMBER,
+    ("GET", "/albums/{album_id}"): MEMBER,
     ("GET", "/setup"): PUBLIC,
     ("GET", "/login"): PUBLIC,
 }
@@ -238,12 +253,24 @@ def requests_for(family: Family, route: tuple[str, str], csrf: str, token: str) 
     """A well-formed request for the route, so only the caller decides the answer.
 
     Writes that destroy something get an object made for them, so each caller finds one; the admin
-    adds the photos, so for OWNER routes the member is not the owner."""
+    adds the photos and makes the albums, so for OWNER routes the member is not the owner."""
     method, path = route
     headers = {"X-CSRF-Token": csrf}
     photo_id, clip_id = family.photo_id, family.clip_id
     body: dict = {}  # type: ignore[type-arg]
-    if route == ("DELETE", "/api/photos/{photo_id}"):
+    if "{album_id}" in path:
+        made = family.admin.post(
+            "/api/albums", json={"title": "Matrix"}, headers={"X-CSRF-Token": family.admin_csrf}
+        )
+        assert made.status_code == 201, made.text
+        body["album_id"] = made.json()["id"]
+    if route == ("POST", "/api/albums"):
+        body["json"] = {"title": "A new album"}
+    elif route in (("POST", "/api/albums/{album_id}/photos"), ("POST", "/api/photos/animate")):
+        body["json"] = {"photo_ids": [family.photo_id]}
+    elif route == ("PATCH", "/api/albums/{album_id}"):
+        body["json"] = {"title": "Renamed"}
+    elif route == ("DELETE", "/api/photos/{photo_id}"):
         photo_id = family.upload(family.admin, family.admin_csrf)["id"]
     elif route == ("DELETE", "/api/shares/{share_id}"):
         body["share_id"] = family.share(family.clip_id)[0]
@@ -270,6 +297,7 @@ def requests_for(family: Family, route: tuple[str, str], csrf: str, token: str) 
         .replace("{clip_id}", clip_id)
         .replace("{share_id}", body.pop("share_id", ""))
         .replace("{user_id}", body.pop("user_id", ""))
+        .replace("{album_id}", body.pop("album_id", ""))
         .replace("{token}", token)
         .replace("{kind}", "video")
     )
@@ -290,6 +318,11 @@ SUCCESS = {
     ("DELETE", "/api/photos/{photo_id}"): {204},
     ("POST", "/api/photos/{photo_id}/clips"): {202},
     ("POST", "/api/clips/{clip_id}/shares"): {201},
+    ("POST", "/api/albums"): {201},
+    ("DELETE", "/api/albums/{album_id}"): {204},
+    ("DELETE", "/api/albums/{album_id}/photos/{photo_id}"): {204},
+    ("PUT", "/api/photos/{photo_id}/favourite"): {204},
+    ("DELETE", "/api/photos/{photo_id}/favourite"): {204},
     ("DELETE", "/api/shares/{share_id}"): {204},
     ("POST", "/s/{token}/unlock"): {303},
     ("GET", "/setup"): {303},
@@ -954,3 +987,51 @@ def test_member_pages_and_api_answers_are_never_stored(family: Family) -> None:
         cache = visitor.get(f"/s/{family.token}{suffix}").headers["cache-control"]
         assert "private" in cache and "no-cache" in cache, suffix  # rechecked, so a revoke takes effect
     assert "no-store" not in visitor.get("/static/app.css").headers.get("cache-control", "")
+
+
+def test_only_the_maker_or_an_admin_renames_or_deletes_an_album_but_anyone_fills_it(family: Family) -> None:
+    member, member_h = family.member, {"X-CSRF-Token": family.member_csrf}
+    admin_h = {"X-CSRF-Token": family.admin_csrf}
+    admins = _post_json(family.admin, family.admin_csrf, "/api/albums", {"title": "Admin's"})
+    url = f"/api/albums/{admins['id']}"
+    assert member.get(url).json()["can_edit"] is False
+    assert member.patch(url, json={"title": "Mine now"}, headers=member_h).status_code == 403
+    assert member.delete(url, headers=member_h).status_code == 403
+    added = member.post(f"{url}/photos", json={"photo_ids": [family.photo_id]}, headers=member_h)
+    assert added.status_code == 200
+    assert member.delete(f"{url}/photos/{family.photo_id}", headers=member_h).status_code == 204
+
+    members = _post_json(member, family.member_csrf, "/api/albums", {"title": "Member's"})
+    own = f"/api/albums/{members['id']}"
+    assert member.get(own).json()["can_edit"] is True
+    assert member.patch(own, json={"description": "ours"}, headers=member_h).status_code == 200
+    assert member.delete(own, headers=member_h).status_code == 204
+    assert family.admin.delete(url, headers=admin_h).status_code == 204
+
+
+def test_favourites_belong_to_each_member(family: Family) -> None:
+    photo = f"/api/photos/{family.photo_id}"
+    for _ in range(2):  # idempotent
+        response = family.member.put(f"{photo}/favourite", headers={"X-CSRF-Token": family.member_csrf})
+        assert response.status_code == 204
+    assert family.member.get(photo).json()["favourite"] is True
+    assert family.admin.get(photo).json()["favourite"] is False
+
+    def favourites(client: TestClient) -> list[str]:
+        return [p["id"] for p in client.get("/api/photos", params={"favourites": "true"}).json()["items"]]
+
+    assert favourites(family.member) == [family.photo_id]
+    assert favourites(family.admin) == []
+    assert len(family.admin.get("/api/photos").json()["items"]) >= 2  # the plain timeline keeps them all
+
+    for _ in range(2):
+        response = family.member.delete(f"{photo}/favourite", headers={"X-CSRF-Token": family.member_csrf})
+        assert response.status_code == 204
+    assert family.member.get(photo).json()["favourite"] is False
+    assert favourites(family.member) == []
+
+
+def _post_json(client: TestClient, csrf: str, url: str, json: object) -> dict:  # type: ignore[type-arg]
+    response = client.post(url, json=json, headers={"X-CSRF-Token": csrf})
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]

@@ -15,7 +15,7 @@ from app.models import AuthSession, User
 from app.photos import may_delete
 from app.sharing import library_links
 from app.templating import local_path
-from app.urls import absolute_url, photo_out
+from app.urls import absolute_url, photos_out
 
 router = APIRouter(include_in_schema=False)
 
@@ -41,7 +41,7 @@ def sign_in_redirect(request: Request, exc: SignInRequired) -> Response:
     return RedirectResponse(f"/login?next={quote(exc.target)}", status_code=303)
 
 
-def _render(
+def render(
     request: Request, name: str, auth: AuthSession | None, status_code: int = 200, **context: object
 ) -> HTMLResponse:
     templates = request.app.state.templates
@@ -53,24 +53,28 @@ def _render(
 
 
 @router.get("/")
-def gallery(request: Request, auth: PageAuth) -> HTMLResponse:
-    return _render(request, "gallery.html", auth)
+def gallery(
+    request: Request,
+    auth: PageAuth,
+    favourites: Annotated[bool, Query(description="only my favourites")] = False,
+) -> HTMLResponse:
+    return render(request, "gallery.html", auth, favourites=favourites)
 
 
 @router.get("/upload")
 def upload(request: Request, auth: PageAuth) -> HTMLResponse:
-    return _render(request, "upload.html", auth)
+    return render(request, "upload.html", auth)
 
 
 @router.get("/photos/{photo_id}")
 def photo_page(photo_id: str, request: Request, auth: PageAuth, session: SessionDep) -> HTMLResponse:
     photo = photo_or_404(session, photo_id)
     owner = session.get(User, photo.owner_id) if photo.owner_id else None
-    return _render(
+    return render(
         request,
         "photo.html",
         auth,
-        photo=photo_out(photo).model_dump(mode="json"),
+        photo=photos_out(session, auth.user, [photo])[0].model_dump(mode="json"),
         added_by=owner.email if owner else None,
         can_delete=may_delete(auth.user, photo),
     )
@@ -79,21 +83,21 @@ def photo_page(photo_id: str, request: Request, auth: PageAuth, session: Session
 @router.get("/family")
 def family_page(request: Request, auth: PageAuth, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
     members = session.scalars(select(User).order_by(User.created_at, User.email)).all()
-    return _render(
+    return render(
         request, "family.html", auth, members=members, login_url=absolute_url(request, settings, "/login")
     )
 
 
 @router.get("/links")
 def links_page(request: Request, auth: PageAuth, session: SessionDep) -> HTMLResponse:
-    return _render(request, "links.html", auth, links=library_links(session=session))
+    return render(request, "links.html", auth, links=library_links(session=session))
 
 
 @router.get("/setup", response_model=None)
 def setup_page(request: Request, auth: OptionalAuth, session: SessionDep) -> Response:
     if any_user_exists(session):
         return RedirectResponse("/" if auth else "/login", status_code=303)
-    return _render(request, "setup.html", None)
+    return render(request, "setup.html", None)
 
 
 @router.get("/login", response_model=None)
@@ -105,4 +109,4 @@ def login_page(
         return RedirectResponse(target, status_code=303)
     if not any_user_exists(session):
         return RedirectResponse("/setup", status_code=303)
-    return _render(request, "login.html", None, next=target)
+    return render(request, "login.html", None, next=target)

@@ -1,12 +1,15 @@
 // The gallery: a timeline of thumbnails by the month they were taken, newest first, with a jump to any
-// year; clips that play on hover or tap; live progress of clips in the works.
+// year; clips that play on hover or tap (tiles.js); live progress of clips in the works; selection mode
+// (selection.js). With ?favourites=1, only the member's favourites.
 "use strict";
 
 document.addEventListener("DOMContentLoaded", () => {
-  const { api, el, showError, newestClip, newestReadyClip, isPending, pollWhile } = window.Vivant;
+  const { api, el, showError, newestClip, isPending, pollWhile } = window.Vivant;
   const timeline = document.querySelector("[data-gallery]");
   const yearsNav = document.querySelector("[data-years]");
   const year = new URLSearchParams(location.search).get("year");
+  // The Favourites view: the same timeline, only the photos this member marked.
+  const favourites = new URLSearchParams(location.search).get("favourites") === "1";
   const months = new Map(); // "2023-02" -> the <ul> of that month
   const loading = document.querySelector("[data-gallery-loading]");
   const empty = document.querySelector("[data-gallery-empty]");
@@ -15,7 +18,6 @@ document.addEventListener("DOMContentLoaded", () => {
   const PAGE = 60;
   const tiles = new Map(); // photo id -> {item, photo}
   let cursor = null;
-  let lastPointer = "mouse";
 
   // The camera's wall clock, as the server sorts by: "2023-02-21T14:33:08+03:00" is February's.
   const monthKey = (photo) => photo.taken_at.slice(0, 7);
@@ -24,12 +26,6 @@ document.addEventListener("DOMContentLoaded", () => {
   function monthTitle(key) {
     const [y, m] = key.split("-").map(Number);
     return new Date(y, m - 1, 1).toLocaleDateString(undefined, { month: "long", year: "numeric" });
-  }
-
-  function takenWords(photo) {
-    const [y, m, d] = photo.taken_at.slice(0, 10).split("-").map(Number);
-    const day = new Date(y, m - 1, d).toLocaleDateString(undefined, { day: "numeric", month: "long", year: "numeric" });
-    return photo.taken_at_source === "exif" ? `Photo taken ${day}` : `Photo added ${day} (no date taken in the file)`;
   }
 
   // The list of a month, made in its place among the others (newest month first).
@@ -46,110 +42,23 @@ document.addEventListener("DOMContentLoaded", () => {
     return list;
   }
 
-  function tileFor(photo) {
-    const link = el("a", { className: "tile", href: `/photos/${encodeURIComponent(photo.id)}` });
-    link.title = takenWords(photo);
-    const img = el("img", {
-      src: photo.thumbnail_url,
-      alt: takenWords(photo),
-      loading: "lazy",
-      width: photo.width,
-      height: photo.height,
-    });
-    link.append(img);
-    const item = el("li", { className: "tile-item", "data-photo-id": photo.id }, link);
-    link.addEventListener("pointerenter", (e) => {
-      if (e.pointerType === "mouse") play(item);
-    });
-    link.addEventListener("pointerleave", (e) => {
-      if (e.pointerType === "mouse") stop(item);
-    });
-    link.addEventListener("pointerdown", (e) => {
-      lastPointer = e.pointerType;
-    });
-    // Touch has no hover: the first tap plays the clip, the second opens the photo.
-    link.addEventListener("click", (e) => {
-      const video = item.querySelector("video");
-      if (lastPointer !== "mouse" && video && !item.classList.contains("playing")) {
-        e.preventDefault();
-        for (const other of timeline.querySelectorAll(".tile-item.playing")) stop(other);
-        play(item);
+  // Takes away the tiles of deleted photos, and a month left empty.
+  function removed(ids) {
+    for (const id of ids) {
+      const entry = tiles.get(id);
+      if (!entry) continue;
+      tiles.delete(id);
+      const list = entry.item.parentElement;
+      entry.item.remove();
+      if (list && !list.children.length) {
+        months.delete(list.parentElement.dataset.month);
+        list.parentElement.remove();
       }
-    });
-    return item;
-  }
-
-  function play(item) {
-    const video = item.querySelector("video");
-    if (!video) return;
-    item.classList.add("playing");
-    video.play().catch(() => item.classList.remove("playing"));
-  }
-
-  function stop(item) {
-    const video = item.querySelector("video");
-    item.classList.remove("playing");
-    if (video) video.pause();
-  }
-
-  // Brings one tile in line with its photo's clips, touching only what changed.
-  function update(item, photo) {
-    const link = item.querySelector("a");
-    const clip = newestClip(photo);
-    const ready = newestReadyClip(photo);
-
-    let video = link.querySelector("video");
-    if (ready && (!video || video.dataset.clipId !== ready.id)) {
-      if (video) video.remove();
-      video = el("video", {
-        src: ready.video_url,
-        poster: ready.poster_url,
-        muted: true,
-        loop: true,
-        playsinline: true,
-        preload: "none",
-        "data-clip-id": ready.id,
-        "aria-hidden": "true",
-      });
-      video.muted = true; // the attribute alone does not mute a video made by script
-      link.append(video);
-    } else if (!ready && video) {
-      video.remove();
     }
-    setBadge(link, "badge motion", ready ? "motion" : null);
-
-    let bar = link.querySelector("progress");
-    if (isPending(clip)) {
-      if (!bar) {
-        bar = el("progress", { max: 1, "aria-label": "Making the clip" });
-        link.append(bar);
-      }
-      // Left without a value while queued: the bar then shows as waiting rather than as 0 %.
-      if (clip.status === "running") bar.value = clip.progress;
-      bar.title = clip.status === "queued" ? "Waiting for its turn" : `${Math.round(clip.progress * 100)} %`;
-    } else if (bar) {
-      bar.remove();
-    }
-
-    const failed = clip && clip.status === "failed";
-    const mark = setBadge(link, "badge failed", failed ? "failed" : null);
-    if (mark) mark.title = clip.error || "The clip could not be made.";
+    showState();
   }
 
-  function setBadge(link, className, text) {
-    const selector = "." + className.split(" ").join(".");
-    let badge = link.querySelector(selector);
-    if (!text) {
-      if (badge) badge.remove();
-      return null;
-    }
-    if (!badge) {
-      badge = el("span", { className });
-      link.append(badge);
-    }
-    badge.textContent = text;
-    return badge;
-  }
+  const selection = window.VivantSelection.create(timeline, { removed, reload: () => refresh().then((more) => more && poller.start()) });
 
   // Puts a photo's tile in its month, in date order. A photo older than the last page loaded waits for
   // "Load more" to reach it, so the timeline never shows a gap as if it were complete.
@@ -158,7 +67,7 @@ document.addEventListener("DOMContentLoaded", () => {
     let entry = tiles.get(photo.id);
     if (!entry) {
       if (cursor && oldestLoaded && sortKey(photo) < oldestLoaded) return;
-      entry = { item: tileFor(photo) };
+      entry = { item: window.VivantTiles.make(photo, selection) };
       entry.item.dataset.sort = sortKey(photo);
       tiles.set(photo.id, entry);
       const list = monthList(monthKey(photo));
@@ -166,7 +75,8 @@ document.addEventListener("DOMContentLoaded", () => {
       list.insertBefore(entry.item, before || null);
     }
     entry.photo = photo;
-    update(entry.item, photo);
+    window.VivantTiles.update(entry.item, photo);
+    if (selection.active()) selection.render();
   }
 
   async function loadYears() {
@@ -194,6 +104,7 @@ document.addEventListener("DOMContentLoaded", () => {
     const query = new URLSearchParams({ limit: String(PAGE) });
     if (cursor) query.set("cursor", cursor);
     if (year) query.set("year", year);
+    if (favourites) query.set("favourites", "true");
     moreButton.disabled = true;
     const result = await api("GET", `/api/photos?${query}`);
     moreButton.disabled = false;
@@ -215,6 +126,7 @@ document.addEventListener("DOMContentLoaded", () => {
   async function refresh() {
     const query = new URLSearchParams({ limit: String(Math.min(200, Math.max(PAGE, tiles.size))) });
     if (year) query.set("year", year);
+    if (favourites) query.set("favourites", "true");
     const result = await api("GET", `/api/photos?${query}`);
     if (!result.ok) return true; // a hiccup: try again on the next beat
     for (const photo of result.data.items) place(photo);
@@ -225,5 +137,5 @@ document.addEventListener("DOMContentLoaded", () => {
   const poller = pollWhile(refresh);
   moreButton.addEventListener("click", loadPage);
   loadPage();
-  loadYears();
+  if (!favourites) loadYears();
 });

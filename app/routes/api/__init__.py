@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from app.routes.api import account, clips, photos, shares, users
+from app.routes.api import account, albums, clips, photos, shares, users
 
 router = APIRouter(prefix="/api")
-for module in (account, users, photos, clips, shares):
+for module in (account, users, photos, clips, shares, albums):
     router.include_router(module.router)

@@ -7,12 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
-from app.deps import CurrentUser, Services, ServicesDep, SessionDep, photo_or_404
+from app.deps import CurrentUser, Services, ServicesDep, SessionDep, photo_or_404, queue_clips
+from app.favourites import set_favourite
 from app.images import ImageRejected
 from app.photos import add_photo, delete_photo, list_photos, may_delete, photo_years
-from app.schemas import PhotoOut, PhotoPage, RefusedFile, UploadedPhoto, YearCount
+from app.schemas import PhotoIds, PhotoOut, PhotoPage, Queued, RefusedFile, UploadedPhoto, YearCount
 from app.uploads import OPENAPI_BODY, Received, received_files
-from app.urls import photo_out
+from app.urls import photos_out
 
 router = APIRouter()
 
@@ -95,13 +96,20 @@ def get_photos(
     year: Annotated[
         int | None, Query(ge=1, le=9998, description="start at the newest photo of this year")
     ] = None,
+    favourites: Annotated[bool, Query(description="only the signed-in member's favourites")] = False,
 ) -> PhotoPage:
     """Photos by date taken, newest first, each with its clips."""
     try:
-        photos, next_cursor = list_photos(session=session, limit=limit, cursor=cursor, year=year)
+        photos, next_cursor = list_photos(
+            session=session,
+            limit=limit,
+            cursor=cursor,
+            year=year,
+            favourites_of=user.id if favourites else None,
+        )
     except LookupError as exc:
         raise HTTPException(400, str(exc)) from None
-    return PhotoPage(items=[photo_out(p) for p in photos], next_cursor=next_cursor)
+    return PhotoPage(items=photos_out(session, user, photos), next_cursor=next_cursor)
 
 
 @router.get("/photos/years")
@@ -112,7 +120,30 @@ def get_years(user: CurrentUser, session: SessionDep) -> list[YearCount]:
 
 @router.get("/photos/{photo_id}")
 def get_photo(photo_id: str, user: CurrentUser, session: SessionDep) -> PhotoOut:
-    return photo_out(photo_or_404(session, photo_id))
+    return photos_out(session, user, [photo_or_404(session, photo_id)])[0]
+
+
+@router.post("/photos/animate", responses={404: {"description": "unknown photo ids, named"}})
+def animate_selection(
+    body: PhotoIds, user: CurrentUser, session: SessionDep, services: ServicesDep, background: BackgroundTasks
+) -> Queued:
+    """A default clip for each of these photos that has none queued, running or ready."""
+    return queue_clips(session, services, background, body.photo_ids)
+
+
+@router.put("/photos/{photo_id}/favourite", status_code=204)
+def mark_favourite(photo_id: str, user: CurrentUser, session: SessionDep) -> None:
+    """Mark the photo as one of the signed-in member's favourites (idempotent)."""
+    set_favourite(
+        session=session, user_id=user.id, photo_id=photo_or_404(session, photo_id).id, favourite=True
+    )
+
+
+@router.delete("/photos/{photo_id}/favourite", status_code=204)
+def unmark_favourite(photo_id: str, user: CurrentUser, session: SessionDep) -> None:
+    set_favourite(
+        session=session, user_id=user.id, photo_id=photo_or_404(session, photo_id).id, favourite=False
+    )
 
 
 @router.delete(

@@ -1,0 +1,115 @@
+// One album: its photos by date taken as tiles (tiles.js) with selection (selection.js), renaming and
+// deleting for whoever made it, and "Animate this album".
+"use strict";
+
+document.addEventListener("DOMContentLoaded", () => {
+  const { api, showError, isPending, newestClip, pollWhile } = window.Vivant;
+  const albumId = document.querySelector("[data-album]").dataset.album;
+  const url = `/api/albums/${encodeURIComponent(albumId)}`;
+  const grid = document.querySelector("[data-album-grid]");
+  const title = document.querySelector("[data-album-title]");
+  const description = document.querySelector("[data-album-description]");
+  const countLine = document.querySelector("[data-album-count]");
+  const empty = document.querySelector("[data-album-empty]");
+  const status = document.querySelector("[data-album-status]");
+  const errorBox = document.querySelector("[data-album-error]");
+  const form = document.querySelector("[data-album-form]");
+  const editButton = document.querySelector("[data-edit-album]");
+  const deleteButton = document.querySelector("[data-delete-album]");
+  const animateButton = document.querySelector("[data-animate-album]");
+  const tiles = new Map(); // photo id -> tile
+  let album = null;
+
+  function removed(ids) {
+    for (const id of ids) {
+      tiles.get(id)?.remove();
+      tiles.delete(id);
+    }
+    album.photo_count = tiles.size;
+    showHead();
+  }
+
+  const selection = window.VivantSelection.create(grid, { albumId, removed, reload: () => load().then(() => poller.start()) });
+
+  function showHead() {
+    title.textContent = album.title;
+    description.textContent = album.description;
+    description.hidden = !album.description;
+    countLine.textContent = `${album.photo_count} photo${album.photo_count === 1 ? "" : "s"}, by date taken`
+      + (album.created_by ? ` · made by ${album.created_by}` : "");
+    editButton.hidden = deleteButton.hidden = !album.can_edit;
+    empty.hidden = album.photo_count > 0;
+    animateButton.disabled = album.photo_count === 0;
+  }
+
+  // Shows the album's photos in its order, keeping the tiles already made (and playing).
+  async function load() {
+    const result = await api("GET", url);
+    if (!result.ok) {
+      showError(errorBox, `Could not load the album: ${result.error}`);
+      return true;
+    }
+    showError(errorBox, "");
+    album = result.data;
+    const order = [];
+    for (const photo of album.photos) {
+      let item = tiles.get(photo.id);
+      if (item) window.VivantTiles.update(item, photo);
+      else tiles.set(photo.id, (item = window.VivantTiles.make(photo, selection)));
+      order.push(item);
+    }
+    for (const [id, item] of tiles) {
+      if (!album.photos.some((p) => p.id === id)) {
+        item.remove();
+        tiles.delete(id);
+      }
+    }
+    grid.replaceChildren(...order);
+    if (selection.active()) selection.render();
+    showHead();
+    return album.photos.some((p) => isPending(newestClip(p)));
+  }
+
+  const poller = pollWhile(load);
+
+  animateButton.addEventListener("click", async () => {
+    animateButton.disabled = true;
+    const result = await api("POST", `${url}/animate`);
+    animateButton.disabled = false;
+    if (!result.ok) return showError(errorBox, `Could not animate the album: ${result.error}`);
+    const n = result.data.queued;
+    status.textContent = n ? `Queued ${n} clip${n === 1 ? "" : "s"}; they appear here as they are made.` : "Every photo of this album already has a clip.";
+    status.hidden = false;
+    await load();
+    poller.start();
+  });
+
+  editButton.addEventListener("click", () => {
+    form.elements.title.value = album.title;
+    form.elements.description.value = album.description;
+    form.hidden = false;
+    form.elements.title.focus();
+  });
+  document.querySelector("[data-album-cancel]").addEventListener("click", () => (form.hidden = true));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const result = await api("PATCH", url, {
+      title: form.elements.title.value.trim(),
+      description: form.elements.description.value.trim(),
+    });
+    if (!result.ok) return showError(errorBox, `Could not save: ${result.error}`);
+    Object.assign(album, result.data);
+    form.hidden = true;
+    document.title = `${album.title} · Vivant`;
+    showHead();
+  });
+
+  deleteButton.addEventListener("click", async () => {
+    if (!window.confirm(`Delete the album “${album.title}”? Its photos stay in your gallery.`)) return;
+    const result = await api("DELETE", url);
+    if (!result.ok) return showError(errorBox, `Could not delete the album: ${result.error}`);
+    window.location.assign("/albums");
+  });
+
+  load().then((pending) => pending && poller.start());
+});
