@@ -44,14 +44,22 @@ def _checked(item_id: str) -> str:
     return item_id
 
 
-def _tmp_path(path: Path) -> Path:
-    # Hidden, and named after the writer: stored_files() skips it and two writers never share one.
+def temporary_name(path: Path) -> Path:
+    """Where `path` is written before it is renamed into place: the same directory, so the rename is
+    atomic on one filesystem; hidden (stored_files() skips it) and named by process, so writers never
+    share one."""
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def sweep_temporaries(path: Path) -> None:
+    """Remove what a writer of `path` that was killed left behind (the run that takes over calls it)."""
+    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
+        leftover.unlink(missing_ok=True)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_path(path)
+    tmp = temporary_name(path)
     try:
         with open(tmp, "wb") as f:
             f.write(data)
@@ -150,7 +158,7 @@ def copy_hashed(source: Path, target: Path, *, expected_sha256: str | None = Non
     The caller syncs the filesystem once at the end: a sync per file would cost more than the copy.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_path(target)
+    tmp = temporary_name(target)
     digest, size = hashlib.sha256(), 0
     try:
         with open(source, "rb") as src, open(tmp, "wb") as out:
