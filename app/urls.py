@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from app.clips import clip_out
+from app.clips import clip_out, clip_to_show
 from app.config import Settings
 from app.models import Photo
 from app.schemas import PhotoOut
@@ -31,4 +31,6 @@ def photo_out(photo: Photo) -> PhotoOut:
         display_url=f"{base}/display.jpg",
         original_url=f"{base}/original",
         clips=[clip_out(c) for c in photo.clips],
+        chosen_clip_id=photo.chosen_clip_id,
+        shown_clip_id=shown.id if (shown := clip_to_show(photo)) else None,
     )

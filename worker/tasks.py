@@ -10,6 +10,7 @@ import logging
 import secrets
 import threading
 import time
+from dataclasses import replace
 from datetime import timedelta
 from functools import cache
 from typing import Any
@@ -26,7 +27,8 @@ from app.models import Clip, Photo, utcnow
 from app.storage import MediaStore
 from worker.celery_app import ANIMATE_TASK, settings_of
 from worker.engines import get_engine
-from worker.engines.base import EngineError, MotionSpec
+from worker.engines.base import Engine, EngineError, MotionSpec
+from worker.masks import load_keep_still_mask
 from worker.render import render_clip
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,20 @@ def _spec(clip: Clip) -> MotionSpec:
         long_side=int(s.get("long_side", 1280)),
         preset=s.get("preset"),
     )
+
+
+class ClipLost(Exception):
+    """This run no longer owns its clip: the row was deleted (the family deleted the clip or its photo),
+    or another run took the clip over."""
+
+
+def _device_name(engine: Engine) -> str:
+    """Where the clip was made, for "About this clip": "cpu" or the GPU's model name."""
+    if engine.queue != "gpu":
+        return "cpu"
+    import torch  # only GPU engines run where torch is installed
+
+    return torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
 
 
 class ClipRun:
@@ -98,11 +114,14 @@ class ClipRun:
             return
         self._last_progress = now
         with self.database.session() as session:
-            session.execute(
+            result = session.execute(
                 update(Clip)
                 .where(self._mine())
                 .values(progress=min(max(fraction, 0.0), 0.99), heartbeat_at=utcnow())
             )
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            # Raised inside the engine's frame loop, so a deleted clip stops within a progress interval.
+            raise ClipLost(self.clip_id)
 
     def _heartbeat(self) -> None:
         # Engines may sit in one long step (loading a model) without reporting progress.
@@ -111,11 +130,31 @@ class ClipRun:
             with self.database.session() as session:
                 session.execute(update(Clip).where(self._mine()).values(heartbeat_at=utcnow()))
 
-    def finish(self, **values: Any) -> None:
+    def finish(self, **values: Any) -> bool:
+        """Write the outcome; False when the clip is no longer this run's (see ClipLost)."""
         with self.database.session() as session:
-            session.execute(
+            result = session.execute(
                 update(Clip).where(self._mine()).values(claim_token=None, finished_at=utcnow(), **values)
             )
+            return result.rowcount == 1  # type: ignore[attr-defined]
+
+    def _gone(self) -> bool:
+        with self.database.session() as session:
+            return session.get(Clip, self.clip_id) is None
+
+    def _let_go(self, store: MediaStore) -> str:
+        """Stop without writing: a deleted clip's files (which the delete may have missed, being written
+        just then) are removed; a clip taken over by another run keeps its files, which that run writes."""
+        if self._gone():
+            store.delete_clip(self.clip_id)
+            return "cancelled"
+        return "superseded"
+
+    def _mask(self, store: MediaStore, size: tuple[int, int]) -> np.ndarray:
+        path = store.keep_still_mask(self.clip_id)
+        if not path.is_file():
+            raise EngineError("the keep-still area of this clip is gone from the media folder; make it again")
+        return load_keep_still_mask(path, size, fit=True)
 
     def run(self, store: MediaStore) -> str:
         if not self.claim():
@@ -126,8 +165,11 @@ class ClipRun:
             with self.database.session() as session:
                 clip = session.get(Clip, self.clip_id)
                 assert clip is not None
+                if clip is None:
+                    raise ClipLost(self.clip_id)
                 photo = session.get(Photo, clip.photo_id)
                 engine_name, spec = clip.engine, _spec(clip)
+                masked = bool(clip.settings.get("keep_still"))
             if photo is None:
                 raise EngineError("the photo of this clip was deleted")
             display = store.display(photo.id)
@@ -135,18 +177,25 @@ class ClipRun:
                 # Said plainly: the raw FileNotFoundError would show members a path on the server.
                 raise EngineError("this photo's working copy is gone from the media folder; upload it again")
             image = load_photo_rgb(display, max_pixels=self.settings.max_pixels)
+            if masked:
+                spec = replace(spec, keep_still=self._mask(store, (image.shape[1], image.shape[0])))
+            engine = get_engine(engine_name)
             result = render_clip(
-                get_engine(engine_name),
+                engine,
                 np.ascontiguousarray(image),
                 spec,
                 video_path=store.video(self.clip_id),
                 poster_path=store.poster(self.clip_id),
                 progress=self.progress,
             )
-            self.finish(
-                status="ready", progress=1.0, width=result.width, height=result.height, metrics=result.metrics
-            )
+            metrics = result.metrics | {"device": _device_name(engine)}
+            if not self.finish(
+                status="ready", progress=1.0, width=result.width, height=result.height, metrics=metrics
+            ):
+                return self._let_go(store)
             return "ready"
+        except ClipLost:
+            return self._let_go(store)
         except EngineError as exc:
             self.finish(status="failed", error=str(exc))
             return "failed"

@@ -3,8 +3,8 @@
 Photos already stored get their EXIF DateTimeOriginal when the caller names the media folder (as
 `vivant serve` does) and the original is there; otherwise their upload time, marked as such.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-12-02 06:45:00
 """
 
@@ -18,8 +18,8 @@ from app.dates import exif_taken_at, uploaded_at
 from app.models import UTCDateTime
 from app.storage import MediaStore
 
-revision: str = "0002"
-down_revision: str | None = "0001"
+revision: str = "0003"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
