@@ -15,6 +15,15 @@ def absolute_url(request: Request, settings: Settings, path: str) -> str:
     return base + path
 
 
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+
+
+def only_this_computer(request: Request, settings: Settings) -> bool:
+    """True when links made now would point at this computer alone: the page was asked for on a loopback
+    name and no public address is configured, so nobody else could open them."""
+    return not settings.public_url and (request.url.hostname or "").lower() in LOCAL_HOSTS
+
+
 def photo_out(photo: Photo) -> PhotoOut:
     base = f"/media/photos/{photo.id}"
     return PhotoOut(

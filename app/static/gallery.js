@@ -96,7 +96,7 @@ document.addEventListener("DOMContentLoaded", () => {
   function update(item, photo) {
     const link = item.querySelector("a");
     const clip = newestClip(photo);
-    const ready = newestReadyClip(photo);
+    const ready = window.Vivant.shownClip(photo);
 
     let video = link.querySelector("video");
     if (ready && (!video || video.dataset.clipId !== ready.id)) {
