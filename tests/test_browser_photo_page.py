@@ -2,7 +2,7 @@
 a keep-still area painted and sent with a new clip, every version listed, one chosen, one deleted, the
 localhost warning in the share dialog, and the clip first on a phone.
 
-The screenshot docs/screenshots/photo-page.jpg comes from here.
+The screenshots docs/screenshots/photo-page.jpg and phone.jpg come from here.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 from tests.fixture_paths import FIXTURES
 from tests.test_browser import ARTIFACTS, CHROMIUM, CLIP_READY_MS, LOADED_IMAGE, assert_fits_width, server
 
-DOCS_SHOT = Path(__file__).resolve().parents[1] / "docs" / "screenshots" / "photo-page.jpg"
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 EMAIL, PASSWORD = "grandpa@example.org", "another long family password"
 
 pytestmark = [
@@ -32,6 +32,14 @@ __all__ = ["server"]  # the module-scoped `vivant serve` of tests/test_browser.p
 def _shot(page: Page, name: str) -> bytes:
     ARTIFACTS.mkdir(exist_ok=True)
     return page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def _document(png: bytes, path: Path, *, width: int) -> None:
+    """A screenshot for the README: JPEG at `width` CSS pixels, small enough to keep in the repository."""
+    shot = Image.open(io.BytesIO(png)).convert("RGB")
+    shot.resize((width, round(width * shot.height / shot.width)), Image.Resampling.LANCZOS).save(
+        path, quality=72, optimize=True
+    )
 
 
 def test_photo_page_versions_brush_and_viewing(server: str) -> None:
@@ -133,8 +141,7 @@ def test_photo_page_versions_brush_and_viewing(server: str) -> None:
         expect(page.locator("[data-share-url]")).to_have_value(re.compile(r"/s/"))
         page.locator("[data-share-result] [data-close-dialog]").click()
         page.evaluate("window.scrollTo(0, 0)")
-        shot = Image.open(io.BytesIO(_shot(page, "photo-page-versions"))).convert("RGB")
-        shot.resize((1000, round(1000 * shot.height / shot.width))).save(DOCS_SHOT, quality=72, optimize=True)
+        _document(_shot(page, "photo-page-versions"), DOCS / "photo-page.jpg", width=1000)
 
         # Deleting the chosen clip: the confirm names its link; the other clip is shown again.
         confirms: list[str] = []
@@ -162,7 +169,7 @@ def test_photo_page_versions_brush_and_viewing(server: str) -> None:
         assert clip_box and original_box
         assert original_box["y"] >= clip_box["y"] + clip_box["height"], "on a phone the clip comes first"
         assert_fits_width(mobile, 375)
-        _shot(mobile, "photo-page-phone")
+        _document(_shot(mobile, "photo-page-phone"), DOCS / "phone.jpg", width=375)
         mobile.goto(server + "/family")
         expect(mobile.locator("[data-local-only]")).to_be_visible()
         browser.close()
