@@ -164,8 +164,7 @@ class ClipRun:
         try:
             with self.database.session() as session:
                 clip = session.get(Clip, self.clip_id)
-                assert clip is not None
-                if clip is None:
+                if clip is None:  # deleted between the claim and here
                     raise ClipLost(self.clip_id)
                 photo = session.get(Photo, clip.photo_id)
                 engine_name, spec = clip.engine, _spec(clip)
