@@ -128,11 +128,25 @@ def serve(host: str, port: int, data_dir: Path | None, no_worker: bool) -> None:
         click.echo(
             f"Vivant is running: open http://{shown_host}:{port}/  (data in {settings.data_dir.resolve()})"
         )
+        if host in ("0.0.0.0", "::"):
+            click.echo(_home_network_line(port, settings.public_url))
         uvicorn.Server(config).run(sockets=[listener])
     finally:
         listener.close()
         if supervisor:
             supervisor.stop()
+
+
+def _home_network_line(port: int, public_url: str) -> str:
+    from app.lan import lan_address
+
+    address = lan_address()
+    if address is None:
+        return "No home network address found: other devices cannot reach this computer yet."
+    line = f"On your home network: http://{address}:{port}/"
+    if not public_url:
+        line += f"  (set VIVANT_PUBLIC_URL=http://{address}:{port} so share links use it)"
+    return line
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:

@@ -38,6 +38,11 @@ class TakenAt:
     offset_minutes: int | None  # from UTC, when the camera said
     source: TakenSource
 
+    @property
+    def title(self) -> str:
+        """The day in words, as a page about the photo is titled: "21 February 2023"."""
+        return f"{self.local.day} {self.local:%B %Y}"
+
     def isoformat(self) -> str:
         if self.offset_minutes is None:
             return self.local.isoformat()

@@ -88,6 +88,9 @@ class Photo(Base):
     taken_at: Mapped[datetime] = mapped_column(DateTime(timezone=False), default=_upload_wall_clock)
     taken_offset_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True, default=0)
     taken_at_source: Mapped[str] = mapped_column(String(8), default="upload")
+    # The clip the family chose to show. No foreign key: photos and clips would point at each other and
+    # every delete would need ordering; a choice that points at a deleted clip just falls back (clip_to_show).
+    chosen_clip_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
     # The timeline pages by (taken_at, id), newest first: one index serves every page, however deep.
     __table_args__ = (Index("ix_photos_timeline", "taken_at", "id"),)

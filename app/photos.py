@@ -206,6 +206,8 @@ def may_delete(user: User, photo: Photo) -> bool:
 
 
 def delete_photo(*, session: Session, store: MediaStore, photo: Photo) -> None:
+    """The photo with its clips, links and every file of theirs; a worker rendering one of its clips
+    notices and stops."""
     clip_ids = [clip.id for clip in photo.clips]
     fmt, photo_id = photo.format, photo.id
     session.delete(photo)

@@ -51,6 +51,12 @@ class ClipRequest(BaseModel):
     fps: int | None = Field(default=None, ge=8, le=30)
     loop: bool | None = None
     seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    keep_still: str | None = Field(
+        default=None,
+        max_length=8_000_000,
+        description="What must not move: a PNG (data URL or base64) in the photo's proportions, painted "
+        "opaque (or white on black) where the picture stays still",
+    )
 
 
 class ClipOut(BaseModel):
@@ -65,6 +71,7 @@ class ClipOut(BaseModel):
     height: int | None
     video_url: str | None
     poster_url: str | None
+    download_url: str | None = Field(description="the video as a file named by the date the photo was taken")
     metrics: dict[str, Any] | None
     created_at: datetime
 
@@ -85,8 +92,18 @@ class PhotoOut(BaseModel):
     thumbnail_url: str
     display_url: str
     original_url: str
-    clips: list[ClipOut]
+    clips: list[ClipOut] = Field(description="oldest first")
     favourite: bool = Field(description="whether the signed-in member marked it as a favourite")
+    chosen_clip_id: str | None = Field(description="the clip the family chose to show, if any")
+    shown_clip_id: str | None = Field(
+        description="the clip to show: the chosen one while it is ready, else the newest ready one"
+    )
+
+
+class ClipChoice(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    clip_id: str | None = Field(max_length=32, description="null: show the newest ready clip again")
 
 
 class YearCount(BaseModel):

@@ -229,9 +229,16 @@ class MediaStore:
                 if path.is_file() and not path.name.startswith("."):
                     yield StoredFile(area, path.name.split(".", 1)[0], path)
 
-    def delete_photo(self, photo_id: str, fmt: str, clip_ids: list[str]) -> None:
-        paths = [self.original(photo_id, fmt), self.display(photo_id), self.thumbnail(photo_id)]
-        for clip_id in clip_ids:
-            paths += [self.video(clip_id), self.poster(clip_id)]
-        for path in paths:
+    def keep_still_mask(self, clip_id: str) -> Path:
+        """The PNG a clip was asked with: white where the picture must not move."""
+        return self._path("masks", clip_id, "png")
+
+    def delete_clip(self, clip_id: str) -> None:
+        for path in (self.video(clip_id), self.poster(clip_id), self.keep_still_mask(clip_id)):
             path.unlink(missing_ok=True)
+
+    def delete_photo(self, photo_id: str, fmt: str, clip_ids: list[str]) -> None:
+        for path in (self.original(photo_id, fmt), self.display(photo_id), self.thumbnail(photo_id)):
+            path.unlink(missing_ok=True)
+        for clip_id in clip_ids:
+            self.delete_clip(clip_id)

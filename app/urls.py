@@ -6,7 +6,7 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 
 from app.albums import AlbumSummary, may_edit
-from app.clips import clip_out
+from app.clips import clip_out, clip_to_show
 from app.config import Settings
 from app.favourites import favourite_ids
 from app.models import Photo, User
@@ -16,6 +16,15 @@ from app.schemas import AlbumOut, PhotoOut
 def absolute_url(request: Request, settings: Settings, path: str) -> str:
     base = settings.public_url.rstrip("/") or str(request.base_url).rstrip("/")
     return base + path
+
+
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+
+
+def only_this_computer(request: Request, settings: Settings) -> bool:
+    """True when links made now would point at this computer alone: the page was asked for on a loopback
+    name and no public address is configured, so nobody else could open them."""
+    return not settings.public_url and (request.url.hostname or "").lower() in LOCAL_HOSTS
 
 
 def photo_out(photo: Photo, *, favourite: bool = False) -> PhotoOut:
@@ -35,6 +44,8 @@ def photo_out(photo: Photo, *, favourite: bool = False) -> PhotoOut:
         original_url=f"{base}/original",
         clips=[clip_out(c) for c in photo.clips],
         favourite=favourite,
+        chosen_clip_id=photo.chosen_clip_id,
+        shown_clip_id=shown.id if (shown := clip_to_show(photo)) else None,
     )
 
 

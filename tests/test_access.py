@@ -67,6 +67,8 @@ RULES: dict[tuple[str, str], str] = {
     ("DELETE", "/api/photos/{photo_id}"): OWNER,
     ("POST", "/api/photos/{photo_id}/clips"): MEMBER,
     ("GET", "/api/clips/{clip_id}"): MEMBER,
+    ("DELETE", "/api/clips/{clip_id}"): OWNER,
+    ("PUT", "/api/photos/{photo_id}/chosen-clip"): MEMBER,
     ("POST", "/api/clips/{clip_id}/shares"): MEMBER,
     ("GET", "/api/clips/{clip_id}/shares"): MEMBER,
     ("GET", "/api/photos/{photo_id}/shares"): MEMBER,
@@ -89,6 +91,7 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/media/photos/{photo_id}/original"): MEMBER,
     ("GET", "/media/clips/{clip_id}.mp4"): MEMBER,
     ("GET", "/media/clips/{clip_id}.jpg"): MEMBER,
+    ("GET", "/media/clips/{clip_id}/download"): MEMBER,
     ("GET", "/s/{token}"): LINK,
     ("POST", "/s/{token}/unlock"): LINK,
     ("GET", "/s/{token}/video"): LINK,
@@ -272,6 +275,10 @@ def requests_for(family: Family, route: tuple[str, str], csrf: str, token: str) 
         body["json"] = {"title": "Renamed"}
     elif route == ("DELETE", "/api/photos/{photo_id}"):
         photo_id = family.upload(family.admin, family.admin_csrf)["id"]
+    elif route == ("DELETE", "/api/clips/{clip_id}"):
+        clip_id = family.upload(family.admin, family.admin_csrf)["clip_id"]
+    elif route == ("PUT", "/api/photos/{photo_id}/chosen-clip"):
+        body["json"] = {"clip_id": clip_id}
     elif route == ("DELETE", "/api/shares/{share_id}"):
         body["share_id"] = family.share(family.clip_id)[0]
     elif route in (("POST", "/api/users/{user_id}/password"), ("DELETE", "/api/users/{user_id}")):
@@ -316,6 +323,7 @@ SUCCESS = {
     ("POST", "/api/users"): {201},
     ("POST", "/api/photos"): {201},
     ("DELETE", "/api/photos/{photo_id}"): {204},
+    ("DELETE", "/api/clips/{clip_id}"): {204},
     ("POST", "/api/photos/{photo_id}/clips"): {202},
     ("POST", "/api/clips/{clip_id}/shares"): {201},
     ("POST", "/api/albums"): {201},

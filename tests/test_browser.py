@@ -124,12 +124,14 @@ def shot(page: Page, name: str) -> None:
 
 
 def assert_video_plays(page: Page, selector: str) -> None:
-    """readyState >= 2 (a frame to show) and currentTime moving: the clip really plays."""
+    """readyState >= 2 (a frame to show) and currentTime moving: the clip really plays. A clip that
+    played once and settled on its last frame is started again, as a person would."""
     page.wait_for_function(
         "s => { const v = document.querySelector(s); return v && v.readyState >= 2; }",
         arg=selector,
         timeout=30_000,
     )
+    page.eval_on_selector(selector, "v => { if (v.ended) { v.currentTime = 0; v.play(); } }")
     start = page.eval_on_selector(selector, "v => v.currentTime")
     page.wait_for_function(
         "([s, t]) => document.querySelector(s).currentTime > t + 0.2", arg=[selector, start], timeout=15_000
@@ -256,9 +258,10 @@ def test_family_journey(server: str) -> None:
         assert abs(original_box["width"] - video_box["width"]) <= 2
         assert abs(original_box["height"] - video_box["height"]) <= 2
         assert abs(original_box["y"] - video_box["y"]) <= 2, "the clip should sit beside the original"
-        page.click("[data-metrics] summary")
-        expect(page.locator("[data-metrics] dt").first).to_be_visible()
-        expect(page.locator("[data-metrics]")).to_contain_text("PSNR")
+        expect(page.locator("[data-about-words]")).to_contain_text("seconds long")
+        page.click("[data-about] details summary")
+        expect(page.locator("[data-about] dt").first).to_be_visible()
+        expect(page.locator("[data-about] details")).to_contain_text("PSNR")
         shot(page, "05-photo")
 
         # 5. Share: the dialog makes a link, shown once, listed as live.
@@ -342,7 +345,7 @@ def test_family_journey(server: str) -> None:
         shot(public, "10-share-revoked")
 
         # 9. A phone: two columns of tiles, the first tap plays a clip and the second opens the photo,
-        # and the photo page stacks the original over the clip.
+        # and the photo page stacks the clip over the original.
         console.step = "phone"
         phone = browser.new_context(
             viewport={"width": 375, "height": 812},
@@ -370,7 +373,7 @@ def test_family_journey(server: str) -> None:
         original_box = mobile.locator("[data-original]").bounding_box()
         video_box = mobile.locator("[data-clip-video]").bounding_box()
         assert original_box and video_box
-        assert video_box["y"] >= original_box["y"] + original_box["height"], "on a phone the clip goes below"
+        assert original_box["y"] >= video_box["y"] + video_box["height"], "on a phone the clip comes first"
         shot(mobile, "12-phone-photo")
         mobile.goto(server + "/family")
         expect(mobile.locator(f'[data-member="{COUSIN_EMAIL}"] [data-remove-member]')).to_be_visible()
@@ -420,13 +423,14 @@ def test_family_journey(server: str) -> None:
         shot(page, "14-photo-new-clip")
         new_video = page.locator(f'[data-clip-video]:not([data-clip-video="{first_clip}"])')
         expect(new_video).to_be_visible(timeout=CLIP_READY_MS)
-        expect(page.locator("[data-clip-caption]")).to_have_text("Clip · whisper · drift · loop")
+        expect(page.locator("[data-clip-caption]")).to_have_text("The clip shown everywhere")
+        expect(page.locator("[data-version-list] .version").first).to_contain_text("whisper drift · loops")
         assert_video_plays(page, "[data-clip-video]")
         # The first clip's link is still listed, and says which clip it shows: it can still be revoked.
         first_link = page.locator(f'[data-share-list] .share-item[data-clip-id="{first_clip}"]')
         expect(first_link).to_have_count(1)
         expect(first_link).to_contain_text("Clip 1 of 2")
-        expect(first_link).not_to_contain_text("shown above")
+        expect(first_link).not_to_contain_text("(shown)")
         page.click("[data-open-share]")
         dialog.locator("input[name=password]").fill(SHARE_PASSWORD)
         dialog.locator("button[type=submit]").click()
@@ -434,7 +438,7 @@ def test_family_journey(server: str) -> None:
         dialog.locator("[data-share-result] [data-close-dialog]").click()
         share_items = page.locator("[data-share-list] .share-item")
         expect(share_items).to_have_count(2)
-        expect(share_items.first).to_contain_text("Clip 2 of 2 (shown above)")
+        expect(share_items.first).to_contain_text("Clip 2 of 2 (shown)")
         shot(page, "14b-photo-links")
 
         # The Links page lists both, says what each shows and how it is set, and counts the visits.
@@ -502,10 +506,11 @@ def test_family_journey(server: str) -> None:
         expect(cousin.locator(".tile")).to_have_count(2)
         cousin.click(f'.tile-item[data-photo-id="{other_id}"] a')
         expect(cousin).to_have_url(f"{server}/photos/{other_id}")
-        # Its newest clip failed (step 13): the clip that worked still plays, the failure beside it.
+        # Its newest clip failed (step 13): the clip that worked still plays, the failure listed above it.
         assert_video_plays(cousin, "[data-clip-video]")
-        expect(cousin.locator("[data-clip-caption]")).to_contain_text("The newer clip could not be made")
-        expect(cousin.locator("[data-clip-caption]")).to_contain_text("GPU")
+        failed_version = cousin.locator("[data-version-list] .version").first
+        expect(failed_version).to_contain_text("Failed")
+        expect(failed_version).to_contain_text("GPU")
         expect(cousin.locator("[data-delete-photo]")).to_have_count(0)
         expect(cousin.locator("[data-delete-note]")).to_have_text(
             f"Only {EMAIL} or an admin can delete this photo."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -15,8 +16,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.config import Settings
+from app.lan import lan_address
 from app.main import create_app
 from tests.fixture_paths import FIXTURES
+from tests.processes import running_server
+from tests.workers import wait_for
 from worker.video import probe
 
 COMMANDS = [
@@ -194,3 +198,29 @@ def test_serve_on_a_port_in_use_says_so_and_starts_nothing(tmp_path: Path) -> No
     assert result.returncode != 0
     assert "already in use" in result.stderr and "--port" in result.stderr
     assert "running" not in result.stdout and "Traceback" not in result.stderr
+
+
+def test_lan_address_is_a_real_address_of_this_computer() -> None:
+    address = lan_address()
+    if address is None:
+        pytest.skip("this machine has no network address besides loopback")
+    assert not ipaddress.ip_address(address).is_loopback
+    # It is ours: a socket can be bound to it.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((address, 0))
+
+
+@pytest.mark.slow
+def test_serve_on_all_addresses_prints_the_home_network_address(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", secret_key="lan-secret-" + "l" * 20)
+    log = tmp_path / "serve.log"
+    with running_server(settings, "--host", "0.0.0.0", "--no-worker", log=log):
+        output = wait_for(
+            lambda: "home network" in log.read_text() and log.read_text(), timeout=10, what="output"
+        )
+    address = lan_address()
+    if address is None:
+        assert "No home network address found" in output
+    else:
+        assert f"On your home network: http://{address}:" in output
+        assert "VIVANT_PUBLIC_URL" in output

@@ -60,7 +60,7 @@ def test_a_clip_deleted_before_it_is_published_keeps_no_files(client: TestClient
     run, photo_id, store = _claimed(client, csrf)
     with _render(store, photo_id, run.clip_id, run.settings) as rendered:
         _delete(client, photo_id)
-        assert run.publish(rendered) is False
+        assert run.publish(rendered, device="cpu") is False
     assert not list(store.root.rglob(f"*{run.clip_id}*"))
     run.database.dispose()
 
@@ -79,7 +79,7 @@ def test_a_delete_during_publishing_waits_and_then_removes_the_files(client: Tes
             release.wait(30)  # the row is locked and the files are in place, not yet committed
 
         rendered.move_into_place = held_move  # type: ignore[method-assign]
-        published.append(run.publish(rendered))
+        published.append(run.publish(rendered, device="cpu"))
 
     with _render(store, photo_id, run.clip_id, run.settings) as rendered:
         publisher = threading.Thread(target=publish, args=(rendered,))

@@ -4,25 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
 from app.images import ImageRejected, load_photo_rgb
 from worker.choices import Camera, Strength
 from worker.engines import get_engine
 from worker.engines.base import EngineError, MotionSpec, ProgressFn
+from worker.masks import load_keep_still_mask
 from worker.render import RenderResult, render_clip
-
-
-def load_keep_still_mask(path: Path, size: tuple[int, int]) -> np.ndarray:
-    """A PNG the size of the photo; white (>= 128) marks what must not move."""
-    with Image.open(path) as mask_image:
-        mask = np.asarray(mask_image.convert("L")) >= 128
-    if (mask.shape[1], mask.shape[0]) != size:
-        raise ValueError(
-            f"the keep-still mask is {mask.shape[1]}x{mask.shape[0]} but the photo is {size[0]}x{size[1]}"
-        )
-    return mask
 
 
 def animate_file(

@@ -15,6 +15,7 @@ import os
 import secrets
 import threading
 import time
+from dataclasses import replace
 from datetime import timedelta
 from functools import cache
 from typing import Any
@@ -35,7 +36,8 @@ from app.models import Clip, Photo, utcnow
 from app.storage import MediaStore
 from worker.celery_app import ANIMATE_TASK, settings_of
 from worker.engines import get_engine
-from worker.engines.base import EngineError, MotionSpec
+from worker.engines.base import Engine, EngineError, MotionSpec
+from worker.masks import load_keep_still_mask
 from worker.render import RenderedClip, rendered_clip
 
 log = logging.getLogger(__name__)
@@ -76,6 +78,15 @@ def _spec(clip: Clip) -> MotionSpec:
 
 class ClipGone(Exception):
     """The clip's row is no longer this run's: deleted with its photo, or taken over after a stall."""
+
+
+def _device_name(engine: Engine) -> str:
+    """Where the clip was made, for "About this clip": "cpu" or the GPU's model name."""
+    if engine.queue != "gpu":
+        return "cpu"
+    import torch  # only GPU engines run where torch is installed
+
+    return torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
 
 
 class ClipRun:
@@ -131,6 +142,7 @@ class ClipRun:
                 .values(progress=min(max(fraction, 0.0), 0.99), heartbeat_at=utcnow())
             )
         if result.rowcount == 0:  # type: ignore[attr-defined]
+            # Raised inside the engine's frame loop, so a deleted clip stops within a progress interval.
             raise ClipGone
 
     def _heartbeat(self) -> None:
@@ -139,13 +151,21 @@ class ClipRun:
             with self.database.session() as session:
                 session.execute(update(Clip).where(self._mine()).values(heartbeat_at=utcnow()))
 
-    def finish(self, **values: Any) -> None:
+    def finish(self, **values: Any) -> bool:
+        """Write the outcome; False when the clip is no longer this run's."""
         with self.database.session() as session:
-            session.execute(
+            result = session.execute(
                 update(Clip).where(self._mine()).values(claim_token=None, finished_at=utcnow(), **values)
             )
+            return result.rowcount == 1  # type: ignore[attr-defined]
 
-    def publish(self, rendered: RenderedClip) -> bool:
+    def _mask(self, store: MediaStore, size: tuple[int, int]) -> np.ndarray:
+        path = store.keep_still_mask(self.clip_id)
+        if not path.is_file():
+            raise EngineError("the keep-still area of this clip is gone from the media folder; make it again")
+        return load_keep_still_mask(path, size, fit=True)
+
+    def publish(self, rendered: RenderedClip, *, device: str) -> bool:
         """Mark the clip ready and move its files into place in one transaction; False if its row is gone.
 
         The UPDATE takes the row's lock (the database's write lock on SQLite) before any file moves, so a
@@ -162,7 +182,7 @@ class ClipRun:
                     progress=1.0,
                     width=result.width,
                     height=result.height,
-                    metrics=result.metrics,
+                    metrics=result.metrics | {"device": device},
                     claim_token=None,
                     finished_at=utcnow(),
                 )
@@ -185,10 +205,11 @@ class ClipRun:
         try:
             with self.database.session() as session:
                 clip = session.get(Clip, self.clip_id)
-                if clip is None:
+                if clip is None:  # deleted between the claim and here
                     raise ClipGone
                 photo = session.get(Photo, clip.photo_id)
                 engine_name, spec = clip.engine, _spec(clip)
+                masked = bool(clip.settings.get("keep_still"))
             if photo is None:
                 raise EngineError("the photo of this clip was deleted")
             display = store.display(photo.id)
@@ -197,15 +218,18 @@ class ClipRun:
                 raise EngineError("this photo's working copy is gone from the media folder; upload it again")
             self.reserve.check()
             image = load_photo_rgb(display, max_pixels=self.settings.max_pixels)
+            if masked:
+                spec = replace(spec, keep_still=self._mask(store, (image.shape[1], image.shape[0])))
+            engine = get_engine(engine_name)
             with rendered_clip(
-                get_engine(engine_name),
+                engine,
                 np.ascontiguousarray(image),
                 spec,
                 video_path=store.video(self.clip_id),
                 poster_path=store.poster(self.clip_id),
                 progress=self.progress,
             ) as rendered:
-                if not self.publish(rendered):
+                if not self.publish(rendered, device=_device_name(engine)):
                     raise ClipGone
             return "ready"
         except ClipGone:

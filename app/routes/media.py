@@ -46,6 +46,16 @@ def clip_video(clip_id: str, user: CurrentUser, session: SessionDep, services: S
     return _file(services.store.video(clip_or_404(session, clip_id, ready=True).id), "video/mp4")
 
 
+@router.get("/clips/{clip_id}/download")
+def clip_download(
+    clip_id: str, user: CurrentUser, session: SessionDep, services: ServicesDep
+) -> FileResponse:
+    """The video as an attachment named by the day the photo was taken (vivant-2023-02-21.mp4)."""
+    clip = clip_or_404(session, clip_id, ready=True)
+    name = f"vivant-{clip.photo.taken_at:%Y-%m-%d}.mp4"
+    return _file(services.store.video(clip.id), "video/mp4", filename=name)
+
+
 @router.get("/clips/{clip_id}.jpg")
 def clip_poster(clip_id: str, user: CurrentUser, session: SessionDep, services: ServicesDep) -> FileResponse:
     return _file(services.store.poster(clip_or_404(session, clip_id, ready=True).id), "image/jpeg")

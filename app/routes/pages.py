@@ -15,7 +15,7 @@ from app.models import AuthSession, User
 from app.photos import may_delete
 from app.sharing import library_links
 from app.templating import local_path
-from app.urls import absolute_url, photos_out
+from app.urls import absolute_url, only_this_computer, photos_out
 
 router = APIRouter(include_in_schema=False)
 
@@ -67,7 +67,9 @@ def upload(request: Request, auth: PageAuth) -> HTMLResponse:
 
 
 @router.get("/photos/{photo_id}")
-def photo_page(photo_id: str, request: Request, auth: PageAuth, session: SessionDep) -> HTMLResponse:
+def photo_page(
+    photo_id: str, request: Request, auth: PageAuth, session: SessionDep, settings: SettingsDep
+) -> HTMLResponse:
     photo = photo_or_404(session, photo_id)
     owner = session.get(User, photo.owner_id) if photo.owner_id else None
     return render(
@@ -77,6 +79,9 @@ def photo_page(photo_id: str, request: Request, auth: PageAuth, session: Session
         photo=photos_out(session, auth.user, [photo])[0].model_dump(mode="json"),
         added_by=owner.email if owner else None,
         can_delete=may_delete(auth.user, photo),
+        # Titled by the day it was taken: a file name like IMG_2041.HEIC says nothing to the family.
+        title=photo.taken.title,
+        local_only=only_this_computer(request, settings),
     )
 
 
@@ -84,7 +89,12 @@ def photo_page(photo_id: str, request: Request, auth: PageAuth, session: Session
 def family_page(request: Request, auth: PageAuth, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
     members = session.scalars(select(User).order_by(User.created_at, User.email)).all()
     return render(
-        request, "family.html", auth, members=members, login_url=absolute_url(request, settings, "/login")
+        request,
+        "family.html",
+        auth,
+        members=members,
+        login_url=absolute_url(request, settings, "/login"),
+        local_only=only_this_computer(request, settings),
     )
 
 

@@ -77,6 +77,9 @@ window.Vivant = (() => {
   // The newest clip is the last one (the API lists them oldest first).
   const newestClip = (photo) => (photo.clips.length ? photo.clips[photo.clips.length - 1] : null);
   const newestReadyClip = (photo) => [...photo.clips].reverse().find((c) => c.status === "ready") || null;
+  // The clip to show, as the server decided it (the family's choice while it is ready, else the newest
+  // ready one); a clip that became ready since the photo was fetched counts until the next fetch.
+  const shownClip = (photo) => photo.clips.find((c) => c.id === photo.shown_clip_id) || newestReadyClip(photo);
   const isPending = (clip) => Boolean(clip) && (clip.status === "queued" || clip.status === "running");
 
   // Polls while `step` says there is more to wait for; pauses while the tab is hidden.
@@ -115,5 +118,16 @@ window.Vivant = (() => {
     });
   });
 
-  return { api, el, errorText, safeLocalPath, showError, newestClip, newestReadyClip, isPending, pollWhile };
+  return {
+    api,
+    el,
+    errorText,
+    safeLocalPath,
+    showError,
+    newestClip,
+    newestReadyClip,
+    shownClip,
+    isPending,
+    pollWhile,
+  };
 })();

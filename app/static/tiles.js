@@ -4,7 +4,7 @@
 "use strict";
 
 window.VivantTiles = (() => {
-  const { api, el, newestClip, newestReadyClip, isPending } = window.Vivant;
+  const { api, el, newestClip, shownClip, isPending } = window.Vivant;
   const LONG_PRESS_MS = 500;
   let lastPointer = "mouse";
 
@@ -123,7 +123,7 @@ window.VivantTiles = (() => {
     item.photo = photo;
     const link = item.querySelector("a");
     const clip = newestClip(photo);
-    const ready = newestReadyClip(photo);
+    const ready = shownClip(photo);
     showFavourite(item.querySelector(".tile-heart"), photo.favourite);
 
     let video = link.querySelector("video");
