@@ -86,7 +86,7 @@ class Photo(Base):
     # When it was taken: the camera's wall clock, naive on purpose (app/dates.py says why), with the
     # camera's offset from UTC where it wrote one; the upload time where the photo has no date.
     taken_at: Mapped[datetime] = mapped_column(DateTime(timezone=False), default=_upload_wall_clock)
-    taken_offset_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True, default=0)
+    taken_offset_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
     taken_at_source: Mapped[str] = mapped_column(String(8), default="upload")
     # The clip the family chose to show. No foreign key: photos and clips would point at each other and
     # every delete would need ordering; a choice that points at a deleted clip just falls back (clip_to_show).
