@@ -15,7 +15,7 @@ from app.auth import csrf_matches, find_session
 from app.config import Settings
 from app.db import Database
 from app.dispatch import Dispatcher
-from app.models import Album, AuthSession, Clip, Photo, User
+from app.models import Album, AuthSession, Clip, Film, Photo, User
 from app.schemas import Queued
 from app.storage import MediaStore
 
@@ -153,3 +153,11 @@ def clip_or_404(session: Session, clip_id: str, *, ready: bool = False) -> Clip:
     if clip is None or (ready and clip.status != "ready"):
         raise HTTPException(404, "no such clip")
     return clip
+
+
+def film_or_404(session: Session, film_id: str, *, ready: bool = False) -> Film:
+    """The film; with `ready`, only a finished one (its file exists)."""
+    film = session.get(Film, film_id)
+    if film is None or (ready and film.status != "ready"):
+        raise HTTPException(404, "no such film")
+    return film

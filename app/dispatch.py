@@ -17,7 +17,7 @@ from app.clips import take_back
 from app.config import Settings
 from app.db import Database
 from app.models import Clip, utcnow
-from worker.celery_app import ANIMATE_TASK
+from worker.celery_app import ANIMATE_TASK, FILM_TASK
 from worker.choices import ENGINE_QUEUES
 
 log = logging.getLogger(__name__)
@@ -41,25 +41,39 @@ class Dispatcher:
 
     def send(self, clip_id: str, engine: str) -> bool:
         """Send one clip's task; True when the broker took it."""
-        for attempt in range(SEND_ATTEMPTS):
-            try:
-                self.celery.send_task(
-                    ANIMATE_TASK,
-                    args=[clip_id],
-                    queue=ENGINE_QUEUES.get(engine, "cpu"),
-                    retry=True,
-                    retry_policy={"max_retries": 1, "interval_start": 0.2, "interval_step": 0.5},
-                )
-                break
-            except Exception as exc:  # kombu raises many kinds; all mean "not sent now"
-                if attempt + 1 < SEND_ATTEMPTS:
-                    continue
-                log.warning("could not queue clip %s (%s); the reconciler will retry", clip_id, exc)
-                self._lost_contact = True
-                return False
+        if not self._send(ANIMATE_TASK, clip_id, ENGINE_QUEUES.get(engine, "cpu")):
+            log.warning("could not queue clip %s; the reconciler will retry", clip_id)
+            return False
         with self.database.session() as session:
             session.execute(update(Clip).where(Clip.id == clip_id).values(sent_at=utcnow()))
         return True
+
+    def send_film(self, film_id: str) -> bool:
+        """Send one film's task to the cpu queue (composing is decoding and encoding); True when taken.
+
+        A film the broker did not take stays queued; asking for the album's film again sends a new one."""
+        if not self._send(FILM_TASK, film_id, "cpu"):
+            log.warning("could not queue film %s", film_id)
+            return False
+        return True
+
+    def _send(self, task: str, item_id: str, queue: str) -> bool:
+        for attempt in range(SEND_ATTEMPTS):
+            try:
+                self.celery.send_task(
+                    task,
+                    args=[item_id],
+                    queue=queue,
+                    retry=True,
+                    retry_policy={"max_retries": 1, "interval_start": 0.2, "interval_step": 0.5},
+                )
+                return True
+            except Exception as exc:  # kombu raises many kinds; all mean "not sent now"
+                if attempt + 1 < SEND_ATTEMPTS:
+                    continue
+                log.warning("sending %s %s failed: %s", task, item_id, exc)
+                self._lost_contact = True
+        return False
 
     def _broker_instance(self) -> str | None:
         """What identifies the running broker (Redis's run_id changes at every restart); None if down."""

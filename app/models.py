@@ -195,6 +195,30 @@ class AlbumPhoto(Base):
     added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class Film(Base):
+    """One album's film: its clips in turn, each fading into the next, made by a worker on the cpu queue.
+
+    Deleting the album deletes its films' rows (the key cascades); the route removes their files."""
+
+    __tablename__ = "films"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    album_id: Mapped[str] = mapped_column(ForeignKey("albums.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    # Claimed like a clip (worker/tasks.py FilmRun): a film sent twice is made once, and one whose worker
+    # died is taken back when its heartbeat is stale, up to VIVANT_MAX_ATTEMPTS tries.
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claim_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
 class Favourite(Base):
     """A member's favourite photo: each member keeps their own."""
 

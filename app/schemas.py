@@ -76,6 +76,17 @@ class ClipOut(BaseModel):
     created_at: datetime
 
 
+class FilmOut(BaseModel):
+    id: str
+    album_id: str
+    status: ClipStatus
+    progress: float
+    error: str | None
+    duration_s: float | None
+    video_url: str | None
+    download_url: str | None
+
+
 class PhotoOut(BaseModel):
     id: str
     sha256: str

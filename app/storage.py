@@ -25,6 +25,8 @@ _CHUNK = 1 << 20
 # The folders of the store: a photo's files are kept under the first three, a clip's under the last.
 PHOTO_AREAS = ("originals", "display", "thumbs")
 CLIP_AREA = "clips"
+# Albums' films, outside the areas above: `vivant check` and backups account for photos and clips.
+FILM_AREA = "films"
 
 # format name (from content sniffing) -> extension of the stored original
 ORIGINAL_EXTENSIONS = {
@@ -221,6 +223,13 @@ class MediaStore:
 
     def poster(self, clip_id: str) -> Path:
         return self._path(CLIP_AREA, clip_id, "jpg")
+
+    def film(self, film_id: str) -> Path:
+        return self._path(FILM_AREA, film_id, "mp4")
+
+    def delete_films(self, film_ids: list[str]) -> None:
+        for film_id in film_ids:
+            self.film(film_id).unlink(missing_ok=True)
 
     def stored_files(self) -> Iterator[StoredFile]:
         """Every whole file in the store; writes still in progress (hidden temporary names) are skipped."""

@@ -34,6 +34,7 @@ from app.storage import MediaStore
 from app.templating import local_path
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, set_up_admin
 from tests.processes import running_server
+from tests.test_film import ask_film, new_album, run_film
 from worker.tasks import ClipRun
 
 MEMBER_EMAIL, MEMBER_PASSWORD = "member@example.com", "member password 1"
@@ -84,6 +85,8 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/api/albums/{album_id}/photos"): MEMBER,
     ("DELETE", "/api/albums/{album_id}/photos/{photo_id}"): MEMBER,
     ("POST", "/api/albums/{album_id}/animate"): MEMBER,
+    ("POST", "/api/albums/{album_id}/film"): MEMBER,
+    ("GET", "/api/films/{film_id}"): MEMBER,
     ("DELETE", "/api/shares/{share_id}"): MEMBER,
     ("GET", "/api/shares"): MEMBER,
     ("GET", "/media/photos/{photo_id}/thumb.jpg"): MEMBER,
@@ -92,6 +95,8 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/media/clips/{clip_id}.mp4"): MEMBER,
     ("GET", "/media/clips/{clip_id}.jpg"): MEMBER,
     ("GET", "/media/clips/{clip_id}/download"): MEMBER,
+    ("GET", "/media/films/{film_id}.mp4"): MEMBER,
+    ("GET", "/media/films/{film_id}/download"): MEMBER,
     ("GET", "/s/{token}"): LINK,
     ("POST", "/s/{token}/unlock"): LINK,
     ("GET", "/s/{token}/video"): LINK,
@@ -162,6 +167,7 @@ class Family:
     other_token: str
     revoked_token: str
     expired_token: str
+    film_id: str = ""  # a ready film of an album holding photo_id
     seeds: Iterator[int] = field(default_factory=lambda: iter(range(1000, 100000)))
 
     def anonymous(self) -> TestClient:
@@ -244,6 +250,9 @@ def family(settings: Settings) -> Iterator[Family]:
         family.set_share(revoked_id, revoked_at=utcnow())
         expired_id, family.expired_token = family.share(family.clip_id, expires_in_days=1)
         family.set_share(expired_id, expires_at=utcnow() - timedelta(minutes=1))
+        album_id = new_album(admin, admin_csrf, "Films", [family.photo_id])
+        family.film_id = ask_film(admin, admin_csrf, album_id)
+        assert run_film(settings, family.film_id) == "ready"
         yield family
 
 
@@ -305,6 +314,7 @@ def requests_for(family: Family, route: tuple[str, str], csrf: str, token: str) 
         .replace("{share_id}", body.pop("share_id", ""))
         .replace("{user_id}", body.pop("user_id", ""))
         .replace("{album_id}", body.pop("album_id", ""))
+        .replace("{film_id}", family.film_id)
         .replace("{token}", token)
         .replace("{kind}", "video")
     )
@@ -326,6 +336,7 @@ SUCCESS = {
     ("DELETE", "/api/clips/{clip_id}"): {204},
     ("POST", "/api/photos/{photo_id}/clips"): {202},
     ("POST", "/api/clips/{clip_id}/shares"): {201},
+    ("POST", "/api/albums/{album_id}/film"): {202},
     ("POST", "/api/albums"): {201},
     ("DELETE", "/api/albums/{album_id}"): {204},
     ("DELETE", "/api/albums/{album_id}/photos/{photo_id}"): {204},

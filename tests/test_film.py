@@ -1,4 +1,5 @@
-"""Album films: the compositor on clips made by the project's encoder."""
+"""Album films: the compositor on clips made by the project's encoder, and the film task and its routes
+on a real database, in-process (the end-to-end run with a real worker is in tests/test_worker_e2e.py)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 
+from app.config import Settings
+from app.db import Database
+from app.films import film_entries
+from app.main import create_app
+from app.models import Film
+from app.storage import MediaStore
 from bench.film import album, run_compose, sources
+from tests.conftest import set_up_admin, upload
 from tests.film_clips import clip_frame, make_entry
+from tests.fixture_paths import FIXTURES
 from tests.test_worker_e2e import psnr
 from worker.film import FilmError, compose_film, film_size
 from worker.film_plan import FilmEntry, FilmTiming
+from worker.tasks import ClipRun, FilmRun
 from worker.video import probe, read_frames
 
 RED, GREEN, BLUE = (200, 40, 40), (40, 190, 60), (40, 60, 200)
@@ -105,3 +116,142 @@ def test_a_long_film_is_made_in_bounded_memory(tmp_path: Path) -> None:
 
 
 # --- the task and the routes, in-process on SQLite and PostgreSQL -----------------------------------------
+
+
+def uploaded_with_clip(client: TestClient, csrf: str, settings: Settings, name: str, *, render: bool) -> str:
+    """One photo uploaded on its own (so that its date taken, its upload time, comes after the last);
+    its clip rendered here by the worker's own code when `render`."""
+    photo = upload(client, csrf, FIXTURES / "photos" / name).json()[0]
+    if render:
+        database = Database(settings.sqlalchemy_url)
+        try:
+            run = ClipRun(database, settings, photo["clip_id"])
+            assert run.run(MediaStore(settings.media_dir)) == "ready"
+        finally:
+            database.dispose()
+    return str(photo["id"])
+
+
+def run_film(settings: Settings, film_id: str) -> str:
+    """Run the film's task here, as a worker would."""
+    database = Database(settings.sqlalchemy_url)
+    try:
+        return FilmRun(database, settings, film_id).run(MediaStore(settings.media_dir))
+    finally:
+        database.dispose()
+
+
+def new_album(client: TestClient, csrf: str, title: str, photo_ids: list[str]) -> str:
+    headers = {"X-CSRF-Token": csrf}
+    album = client.post("/api/albums", json={"title": title}, headers=headers).json()
+    if photo_ids:
+        added = client.post(
+            f"/api/albums/{album['id']}/photos", json={"photo_ids": photo_ids}, headers=headers
+        )
+        assert added.status_code == 200, added.text
+    return str(album["id"])
+
+
+def ask_film(client: TestClient, csrf: str, album_id: str) -> str:
+    asked = client.post(f"/api/albums/{album_id}/film", headers={"X-CSRF-Token": csrf})
+    assert asked.status_code == 202, asked.text
+    assert asked.json()["status"] == "queued"
+    return str(asked.json()["id"])
+
+
+def test_an_albums_film_is_made_served_and_downloaded(settings: Settings, tmp_path: Path) -> None:
+    settings = settings.model_copy(update={"default_seconds": 1.0, "clip_long_side": 128})
+    with TestClient(create_app(settings, reconcile=False)) as client:
+        csrf = set_up_admin(client)
+        first = uploaded_with_clip(client, csrf, settings, "einstein.jpg", render=True)
+        # A photo whose clip is not ready (never rendered here) is shown still.
+        still = uploaded_with_clip(client, csrf, settings, "hopper.jpg", render=False)
+        last = uploaded_with_clip(client, csrf, settings, "dog.png", render=True)
+        album_id = new_album(client, csrf, "Grandpa's 80th: the party", [last, first, still])
+
+        film_id = ask_film(client, csrf, album_id)
+        store = MediaStore(settings.media_dir)
+        database = Database(settings.sqlalchemy_url)
+        with database.session() as session:
+            film = session.get(Film, film_id)
+            assert film is not None
+            entries = film_entries(session, film, store)
+        database.dispose()
+        # The album's order, by date taken, whatever order the photos were added in.
+        assert [entry.still for entry in entries] == [store.display(p) for p in (first, still, last)]
+        assert [entry.clip is None for entry in entries] == [False, True, False]
+
+        assert run_film(settings, film_id) == "ready"
+        made = client.get(f"/api/films/{film_id}").json()
+        assert made["status"] == "ready" and made["progress"] == 1.0 and made["error"] is None
+        assert made["album_id"] == album_id
+        expected = 2 * (24 + HOLD) + STILL - 2 * FADE
+        assert made["duration_s"] == pytest.approx(expected / TIMING.fps)
+
+        video = client.get(made["video_url"])
+        assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
+        served = tmp_path / "served.mp4"
+        served.write_bytes(video.content)
+        info = probe(served)
+        assert (info.codec, info.pix_fmt, info.frames) == ("h264", "yuv420p", expected)
+        assert max(info.width, info.height) == 128
+        part = client.get(made["video_url"], headers={"Range": "bytes=100-199"})
+        assert part.status_code == 206 and part.content == video.content[100:200]
+        download = client.get(made["download_url"])
+        assert download.content == video.content
+        disposition = download.headers["content-disposition"]
+        assert disposition.startswith("attachment")
+        assert (
+            "Grandpa%27s%2080th%20the%20party.mp4" in disposition or "Grandpa's 80th the party" in disposition
+        )
+
+        # A film is made once: sent again, it is not made again.
+        assert run_film(settings, film_id) == "skipped"
+
+        # Deleting the album deletes its films, files included.
+        assert client.delete(f"/api/albums/{album_id}", headers={"X-CSRF-Token": csrf}).status_code == 204
+        assert client.get(f"/api/films/{film_id}").status_code == 404
+        assert not store.film(film_id).exists()
+
+
+def test_an_empty_albums_film_fails_with_a_reason(settings: Settings) -> None:
+    with TestClient(create_app(settings, reconcile=False)) as client:
+        csrf = set_up_admin(client)
+        film_id = ask_film(client, csrf, new_album(client, csrf, "Nothing yet", []))
+        assert run_film(settings, film_id) == "failed"
+        empty = client.get(f"/api/films/{film_id}").json()
+        assert empty["status"] == "failed" and "add some to the album" in empty["error"]
+        assert empty["video_url"] is None and empty["download_url"] is None
+        assert client.get(f"/media/films/{film_id}.mp4").status_code == 404
+        assert client.get(f"/api/films/{'c' * 32}").status_code == 404
+        assert client.post(f"/api/albums/{'c' * 32}/film", headers={"X-CSRF-Token": csrf}).status_code == 404
+
+
+def test_a_film_whose_album_is_deleted_while_it_is_made_leaves_no_file(settings: Settings) -> None:
+    settings = settings.model_copy(update={"default_seconds": 1.0, "clip_long_side": 128})
+    with TestClient(create_app(settings, reconcile=False)) as client:
+        csrf = set_up_admin(client)
+        photo = uploaded_with_clip(client, csrf, settings, "einstein.jpg", render=True)
+        album_id = new_album(client, csrf, "Short-lived", [photo])
+        film_id = ask_film(client, csrf, album_id)
+        database = Database(settings.sqlalchemy_url)
+        run = FilmRun(database, settings, film_id)
+        deleted = False
+
+        def progress(fraction: float) -> None:
+            nonlocal deleted
+            if not deleted:  # the album goes while the film is being written
+                deleted = True
+                assert (
+                    client.delete(f"/api/albums/{album_id}", headers={"X-CSRF-Token": csrf}).status_code
+                    == 204
+                )
+            FilmRun.progress(run, fraction)
+
+        run.progress = progress  # type: ignore[method-assign]
+        try:
+            assert run.run(MediaStore(settings.media_dir)) == "gone"
+        finally:
+            database.dispose()
+        film_dir = MediaStore(settings.media_dir).film(film_id).parent
+        assert deleted and not (film_dir.exists() and list(film_dir.iterdir()))

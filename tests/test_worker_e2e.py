@@ -1,4 +1,5 @@
-"""A real Celery worker process, end to end: upload -> queued -> running -> ready, on both brokers."""
+"""A real Celery worker process, end to end: upload -> queued -> running -> ready, on both brokers; and an
+album's film made from the clips it rendered."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from app.storage import MediaStore
 from tests.conftest import REDIS_URL, set_up_admin, upload
 from tests.fixture_paths import FIXTURES
 from tests.workers import running_worker, wait_for
+from worker.film_plan import FilmTiming
 from worker.video import probe, read_frames
 
 pytestmark = pytest.mark.slow
@@ -112,3 +114,48 @@ def test_a_photo_deleted_while_its_clip_renders_leaves_no_files_and_the_worker_g
         wait_for(next_ready, timeout=120, what=f"the next clip {next_id} to be ready", every=0.2)
     assert list(media.rglob(f"*{clip_id}*")) == []
     assert MediaStore(media).video(next_id).is_file()
+
+
+def test_an_albums_film_is_made_by_a_real_worker(broker_settings: Settings, tmp_path: Path) -> None:
+    settings = broker_settings.model_copy(update={"default_seconds": 1.0, "clip_long_side": 160})
+    photos = [FIXTURES / "photos" / name for name in ("einstein.jpg", "hopper.jpg", "dog.png")]
+    with running_worker(settings), TestClient(create_app(settings, reconcile=False)) as client:
+        csrf = set_up_admin(client)
+        headers = {"X-CSRF-Token": csrf}
+        uploaded = upload(client, csrf, *photos).json()
+
+        def clips_ready() -> bool:
+            clips = [client.get(f"/api/clips/{item['clip_id']}").json() for item in uploaded]
+            assert all(clip["status"] != "failed" for clip in clips), clips
+            return all(clip["status"] == "ready" for clip in clips)
+
+        wait_for(clips_ready, timeout=180, what="the clips to be ready", every=0.2)
+        album = client.post("/api/albums", json={"title": "Summer"}, headers=headers).json()
+        photo_ids = {"photo_ids": [item["id"] for item in uploaded]}
+        assert client.post(f"/api/albums/{album['id']}/photos", json=photo_ids, headers=headers).is_success
+        asked = client.post(f"/api/albums/{album['id']}/film", headers=headers)
+        assert asked.status_code == 202, asked.text
+        film_id = asked.json()["id"]
+        progress: list[float] = []
+
+        def film_ready() -> dict | None:  # type: ignore[type-arg]
+            film = client.get(f"/api/films/{film_id}").json()
+            assert film["status"] != "failed", film["error"]
+            progress.append(film["progress"])
+            return film if film["status"] == "ready" else None
+
+        film = wait_for(film_ready, timeout=120, what=f"film {film_id} to be ready", every=0.1)
+        assert progress == sorted(progress) and progress[-1] == 1.0
+        video = client.get(film["video_url"])
+        download = client.get(film["download_url"])
+    assert video.status_code == 200 and download.content == video.content
+    assert 'filename="Summer.mp4"' in download.headers["content-disposition"]
+    served = tmp_path / "film.mp4"
+    served.write_bytes(video.content)
+    timing = FilmTiming()
+    expected = 3 * (24 + timing.hold_frames) - 2 * timing.fade_frames
+    info = probe(served)
+    assert (info.codec, info.pix_fmt, info.frames) == ("h264", "yuv420p", expected)
+    assert film["duration_s"] == pytest.approx(expected / timing.fps)
+    assert max(info.width, info.height) == 160
+    assert not list(settings.media_dir.rglob("*.tmp"))

@@ -8,6 +8,7 @@ from kombu import Exchange, Queue
 from app.config import Settings
 
 ANIMATE_TASK = "vivant.animate"
+FILM_TASK = "vivant.film"
 QUEUES = ("cpu", "gpu")
 _SQLA_PREFIX = "sqla+"
 

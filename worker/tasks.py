@@ -1,4 +1,5 @@
-"""The one task: animate(clip_id). Load the clip row, render, write atomically, mark the state.
+"""The tasks: animate(clip_id), and make_film(film_id) (FilmRun, at the end). Load the row, do the work,
+write atomically, mark the state.
 
 Claiming is a conditional UPDATE, so the same clip sent twice (a duplicate message, a re-delivery after a
 worker died) is rendered by one live worker at a time and ends as one clip. A clip deleted while it renders
@@ -31,12 +32,14 @@ from app.clips import take_back
 from app.config import Settings
 from app.db import Database
 from app.diskspace import DiskFull, DiskReserve, is_disk_full
+from app.films import film_entries
 from app.images import load_photo_rgb
-from app.models import Clip, Photo, utcnow
+from app.models import Clip, Film, Photo, utcnow
 from app.storage import MediaStore
-from worker.celery_app import ANIMATE_TASK, settings_of
+from worker.celery_app import ANIMATE_TASK, FILM_TASK, settings_of
 from worker.engines import get_engine
 from worker.engines.base import Engine, EngineError, MotionSpec
+from worker.film import FilmError, compose_film
 from worker.masks import load_keep_still_mask
 from worker.render import RenderedClip, rendered_clip
 
@@ -312,3 +315,126 @@ def animate(self: Task, clip_id: str) -> str:
     settings = settings_of(self.app)
     store = MediaStore(settings.media_dir)
     return ClipRun(_database(settings.sqlalchemy_url), settings, clip_id).run(store)
+
+
+class FilmGone(Exception):
+    """The film's row is no longer this run's: deleted with its album, or taken over after a stall."""
+
+
+class FilmRun:
+    """One attempt at one album's film, claimed like a clip (see ClipRun) but with less at stake: nothing
+    is published beside the film, and a film whose pool process died comes back when its heartbeat is
+    stale."""
+
+    def __init__(self, database: Database, settings: Settings, film_id: str):
+        self.database = database
+        self.settings = settings
+        self.film_id = film_id
+        self.token = claim_prefix(os.getpid()) + secrets.token_hex(8)
+        self.reserve = DiskReserve.for_media(settings)
+        self._last_progress = 0.0
+        self._stop_heartbeat = threading.Event()
+
+    def _mine(self) -> Any:
+        return (Film.id == self.film_id) & (Film.claim_token == self.token)
+
+    def claim(self) -> bool:
+        """Take the film if it waits, or if the worker that had it stopped beating."""
+        now = utcnow()
+        stale = now - timedelta(seconds=self.settings.stale_after_s)
+        with self.database.session() as session:
+            result = session.execute(
+                update(Film)
+                .where(
+                    Film.id == self.film_id,
+                    or_(Film.status == "queued", (Film.status == "running") & (Film.heartbeat_at < stale)),
+                    Film.attempts < self.settings.max_attempts,
+                )
+                .values(
+                    status="running",
+                    claim_token=self.token,
+                    attempts=Film.attempts + 1,
+                    progress=0.0,
+                    started_at=now,
+                    heartbeat_at=now,
+                    error=None,
+                )
+            )
+            return result.rowcount == 1  # type: ignore[attr-defined]
+
+    def _update(self, **values: Any) -> bool:
+        with self.database.session() as session:
+            result = session.execute(update(Film).where(self._mine()).values(**values))
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    def progress(self, fraction: float) -> None:
+        now = time.monotonic()
+        if now - self._last_progress < PROGRESS_EVERY_S and fraction < 1.0:
+            return
+        self._last_progress = now
+        self.reserve.check()
+        if not self._update(progress=min(max(fraction, 0.0), 0.99), heartbeat_at=utcnow()):
+            raise FilmGone
+
+    def _heartbeat(self) -> None:
+        # Opening the first clip or photo can take a while before the first progress report.
+        while not self._stop_heartbeat.wait(self.settings.heartbeat_interval_s):
+            self._update(heartbeat_at=utcnow())
+
+    def _fail(self, reason: str) -> str:
+        self._update(status="failed", error=reason, claim_token=None, finished_at=utcnow())
+        return "failed"
+
+    def run(self, store: MediaStore) -> str:
+        if not self.claim():
+            return "skipped"
+        heartbeat = threading.Thread(target=self._heartbeat, name=f"heartbeat-{self.film_id}", daemon=True)
+        heartbeat.start()
+        output = store.film(self.film_id)
+        try:
+            with self.database.session() as session:
+                film = session.get(Film, self.film_id)
+                if film is None:
+                    raise FilmGone
+                entries = film_entries(session, film, store)
+            self.reserve.check()
+            result = compose_film(
+                entries, output, long_side=self.settings.clip_long_side, progress=self.progress
+            )
+            ready = self._update(
+                status="ready",
+                progress=1.0,
+                duration_s=result.duration_s,
+                claim_token=None,
+                finished_at=utcnow(),
+            )
+            if not ready:
+                raise FilmGone
+            return "ready"
+        except FilmGone:
+            # Its album was deleted meanwhile (or another worker has it): no row keeps this file.
+            output.unlink(missing_ok=True)
+            log.info("film %s was deleted or taken over while being made", self.film_id)
+            return "gone"
+        except FilmError as exc:
+            return self._fail(str(exc))
+        except DiskFull as exc:
+            return self._fail(exc.detail)
+        except SoftTimeLimitExceeded:
+            limit = self.settings.task_time_limit_s
+            return self._fail(f"making the film took longer than {limit} s (VIVANT_TASK_TIME_LIMIT_S)")
+        except Exception as exc:
+            if is_disk_full(exc):
+                return self._fail(self.reserve.full().detail)
+            log.exception("film %s failed", self.film_id)
+            return self._fail(f"internal error while making the film: {type(exc).__name__}: {exc}")
+        finally:
+            self._stop_heartbeat.set()
+
+
+@shared_task(bind=True, name=FILM_TASK)
+def make_film(self: Task, film_id: str) -> str:
+    """Compose one album's film. Carries only the id, like `animate`."""
+    settings = settings_of(self.app)
+    store = MediaStore(settings.media_dir)
+    return FilmRun(_database(settings.sqlalchemy_url), settings, film_id).run(store)

@@ -7,7 +7,9 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse
 
-from app.deps import CurrentUser, ServicesDep, SessionDep, clip_or_404, photo_or_404
+from app.deps import CurrentUser, ServicesDep, SessionDep, clip_or_404, film_or_404, photo_or_404
+from app.films import film_file_name
+from app.models import Album
 
 router = APIRouter(prefix="/media")
 
@@ -59,3 +61,18 @@ def clip_download(
 @router.get("/clips/{clip_id}.jpg")
 def clip_poster(clip_id: str, user: CurrentUser, session: SessionDep, services: ServicesDep) -> FileResponse:
     return _file(services.store.poster(clip_or_404(session, clip_id, ready=True).id), "image/jpeg")
+
+
+@router.get("/films/{film_id}.mp4")
+def film_video(film_id: str, user: CurrentUser, session: SessionDep, services: ServicesDep) -> FileResponse:
+    return _file(services.store.film(film_or_404(session, film_id, ready=True).id), "video/mp4")
+
+
+@router.get("/films/{film_id}/download")
+def film_download(
+    film_id: str, user: CurrentUser, session: SessionDep, services: ServicesDep
+) -> FileResponse:
+    """The film as a file named after its album."""
+    film = film_or_404(session, film_id, ready=True)
+    name = film_file_name(session.get(Album, film.album_id))
+    return _file(services.store.film(film.id), "video/mp4", filename=name)

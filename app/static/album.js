@@ -1,5 +1,5 @@
 // One album: its photos by date taken as tiles (tiles.js) with selection (selection.js), renaming and
-// deleting for whoever made it, and "Animate this album".
+// deleting for whoever made it, "Animate this album", and "Export film" (followed until it can be downloaded).
 "use strict";
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -17,6 +17,13 @@ document.addEventListener("DOMContentLoaded", () => {
   const editButton = document.querySelector("[data-edit-album]");
   const deleteButton = document.querySelector("[data-delete-album]");
   const animateButton = document.querySelector("[data-animate-album]");
+  const filmButton = document.querySelector("[data-export-film]");
+  const filmBox = document.querySelector("[data-film]");
+  const filmStatus = document.querySelector("[data-film-status]");
+  const filmProgress = document.querySelector("[data-film-progress]");
+  const filmDownload = document.querySelector("[data-film-download]");
+  // The film being made, remembered for this tab so that a reload keeps following it.
+  const filmKey = `vivant-film-${albumId}`;
   const tiles = new Map(); // photo id -> tile
   let album = null;
 
@@ -84,6 +91,49 @@ document.addEventListener("DOMContentLoaded", () => {
     poller.start();
   });
 
+  // Shows the film's state; true while it is still being made.
+  async function followFilm() {
+    const filmId = sessionStorage.getItem(filmKey);
+    if (!filmId) return false;
+    const result = await api("GET", `/api/films/${encodeURIComponent(filmId)}`);
+    if (!result.ok) {
+      sessionStorage.removeItem(filmKey);
+      filmBox.hidden = true;
+      return false;
+    }
+    const film = result.data;
+    const making = film.status === "queued" || film.status === "running";
+    filmBox.hidden = false;
+    filmProgress.hidden = !making;
+    filmProgress.value = film.progress;
+    filmDownload.hidden = film.status !== "ready";
+    filmButton.disabled = making;
+    if (film.status === "ready") {
+      filmDownload.href = film.download_url;
+      filmStatus.textContent = `The film is ready (${Math.round(film.duration_s)} s).`;
+    } else if (film.status === "failed") {
+      filmStatus.textContent = `The film could not be made: ${film.error}`;
+    } else {
+      filmStatus.textContent = film.status === "queued"
+        ? "The film waits for a worker…"
+        : `Making the film… ${Math.round(film.progress * 100)}%`;
+    }
+    return making;
+  }
+
+  const filmPoller = pollWhile(followFilm);
+
+  filmButton.addEventListener("click", async () => {
+    filmButton.disabled = true;
+    const result = await api("POST", `${url}/film`);
+    if (!result.ok) {
+      filmButton.disabled = false;
+      return showError(errorBox, `Could not export the film: ${result.error}`);
+    }
+    sessionStorage.setItem(filmKey, result.data.id);
+    if (await followFilm()) filmPoller.start();
+  });
+
   editButton.addEventListener("click", () => {
     form.elements.title.value = album.title;
     form.elements.description.value = album.description;
@@ -112,4 +162,5 @@ document.addEventListener("DOMContentLoaded", () => {
   });
 
   load().then((pending) => pending && poller.start());
+  followFilm().then((making) => making && filmPoller.start());
 });

@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from app.routes.api import account, albums, clips, photos, shares, users
+from app.routes.api import account, albums, clips, films, photos, shares, users
 
 router = APIRouter(prefix="/api")
-for module in (account, users, photos, clips, shares, albums):
+for module in (account, users, photos, clips, shares, albums, films):
     router.include_router(module.router)

@@ -19,8 +19,9 @@ from app.albums import (
     summarise,
 )
 from app.deps import CurrentUser, ServicesDep, SessionDep, album_or_404, photo_or_404, queue_clips
+from app.films import album_film_ids, film_out, request_film
 from app.models import Album, User
-from app.schemas import AlbumAdded, AlbumDetail, AlbumIn, AlbumOut, AlbumPatch, PhotoIds, Queued
+from app.schemas import AlbumAdded, AlbumDetail, AlbumIn, AlbumOut, AlbumPatch, FilmOut, PhotoIds, Queued
 from app.urls import album_out, photos_out
 
 router = APIRouter()
@@ -84,9 +85,15 @@ def edit_album(album_id: str, body: AlbumPatch, user: CurrentUser, session: Sess
 
 
 @router.delete("/albums/{album_id}", status_code=204, responses=NOT_YOURS)
-def delete_album(album_id: str, user: CurrentUser, session: SessionDep) -> None:
-    """Delete the album; its photos stay in the library."""
-    session.delete(_editable(session, album_id, user))
+def delete_album(
+    album_id: str, user: CurrentUser, session: SessionDep, services: ServicesDep, background: BackgroundTasks
+) -> None:
+    """Delete the album and its films; its photos stay in the library."""
+    album = _editable(session, album_id, user)
+    film_ids = album_film_ids(session, album.id)
+    session.delete(album)
+    # After the response, once the rows are gone: a file removed first would be missing from a ready film.
+    background.add_task(services.store.delete_films, film_ids)
 
 
 @router.post(
@@ -116,3 +123,14 @@ def animate_album(
     album = album_or_404(session, album_id)
     photo_ids = [photo.id for photo in album_photos(session=session, album_id=album.id)]
     return queue_clips(session, services, background, photo_ids)
+
+
+@router.post("/albums/{album_id}/film", status_code=202, responses={404: {"description": "no such album"}})
+def make_album_film(
+    album_id: str, user: CurrentUser, session: SessionDep, services: ServicesDep, background: BackgroundTasks
+) -> FilmOut:
+    """Make the album's film: its photos by date taken, each one's clip (or the photo, still) fading into
+    the next. Follow it at GET /api/films/{id}."""
+    film = request_film(session, album_or_404(session, album_id), user)
+    background.add_task(services.dispatcher.send_film, film.id)
+    return film_out(film)

@@ -1,0 +1,70 @@
+"""Asking for an album's film, listing what goes in it, and describing it.
+
+The worker composes the film (worker/film.py); this module only decides what it is made of, so the web
+app loads no decoder or encoder.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.albums import album_photos
+from app.models import Album, Clip, Film, Photo, User
+from app.schemas import FilmOut
+from app.storage import MediaStore
+from worker.film_plan import FilmEntry
+
+
+def _newest_ready_clip(photo: Photo) -> Clip | None:
+    ready = [clip for clip in photo.clips if clip.status == "ready"]
+    return ready[-1] if ready else None  # clips are loaded oldest first
+
+
+def film_entries(session: Session, film: Film, store: MediaStore) -> list[FilmEntry]:
+    """What the film shows, in the album's order (by date taken): each photo's newest ready clip, or its
+    still. Photos removed from the album or deleted since the film was asked for are left out."""
+    entries = []
+    for photo in album_photos(session=session, album_id=film.album_id):
+        clip = _newest_ready_clip(photo)
+        video = store.video(clip.id) if clip is not None else None
+        # A clip file lost from the media folder leaves its photo in the film, shown still.
+        entries.append(
+            FilmEntry(still=store.display(photo.id), clip=video if video and video.is_file() else None)
+        )
+    return entries
+
+
+def request_film(session: Session, album: Album, user: User) -> Film:
+    """A queued film of the album. The caller commits, then sends it (Dispatcher.send_film): a worker
+    must not look for a row that is not committed yet."""
+    film = Film(album_id=album.id, created_by=user.id, status="queued", progress=0.0)
+    session.add(film)
+    session.flush()
+    return film
+
+
+def album_film_ids(session: Session, album_id: str) -> list[str]:
+    """The album's films, so that deleting the album can remove their files (the rows go by cascade)."""
+    return list(session.scalars(select(Film.id).where(Film.album_id == album_id)))
+
+
+def film_file_name(album: Album | None) -> str:
+    """The download's name: the album's title, as far as a file name allows."""
+    title = album.title if album is not None else ""
+    safe = "".join(c if c.isalnum() or c in " -_.,()'" else " " for c in title).strip(" .")
+    return f"{' '.join(safe.split()) or 'Vivant film'}.mp4"
+
+
+def film_out(film: Film) -> FilmOut:
+    ready = film.status == "ready"
+    return FilmOut(
+        id=film.id,
+        album_id=film.album_id,
+        status=film.status,  # type: ignore[arg-type]
+        progress=1.0 if ready else round(film.progress, 3),
+        error=film.error,
+        duration_s=film.duration_s,
+        video_url=f"/media/films/{film.id}.mp4" if ready else None,
+        download_url=f"/media/films/{film.id}/download" if ready else None,
+    )
