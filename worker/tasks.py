@@ -92,6 +92,35 @@ def _device_name(engine: Engine) -> str:
     return torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
 
 
+def claim_row(
+    database: Database, settings: Settings, model: type[Clip] | type[Film], row_id: str, token: str
+) -> bool:
+    """Take a clip's or film's row for `token` if it waits, or if the worker that had it stopped beating.
+
+    A conditional UPDATE: the same item sent twice is taken by one run only."""
+    now = utcnow()
+    stale = now - timedelta(seconds=settings.stale_after_s)
+    with database.session() as session:
+        result = session.execute(
+            update(model)
+            .where(
+                model.id == row_id,
+                or_(model.status == "queued", (model.status == "running") & (model.heartbeat_at < stale)),
+                model.attempts < settings.max_attempts,
+            )
+            .values(
+                status="running",
+                claim_token=token,
+                attempts=model.attempts + 1,
+                progress=0.0,
+                started_at=now,
+                heartbeat_at=now,
+                error=None,
+            )
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+
 class ClipRun:
     """One attempt at one clip by this worker, identified by a claim token."""
 
@@ -109,27 +138,7 @@ class ClipRun:
 
     def claim(self) -> bool:
         """Take the clip if it waits, or if the worker that had it stopped beating."""
-        now = utcnow()
-        stale = now - timedelta(seconds=self.settings.stale_after_s)
-        with self.database.session() as session:
-            result = session.execute(
-                update(Clip)
-                .where(
-                    Clip.id == self.clip_id,
-                    or_(Clip.status == "queued", (Clip.status == "running") & (Clip.heartbeat_at < stale)),
-                    Clip.attempts < self.settings.max_attempts,
-                )
-                .values(
-                    status="running",
-                    claim_token=self.token,
-                    attempts=Clip.attempts + 1,
-                    progress=0.0,
-                    started_at=now,
-                    heartbeat_at=now,
-                    error=None,
-                )
-            )
-            return result.rowcount == 1  # type: ignore[attr-defined]
+        return claim_row(self.database, self.settings, Clip, self.clip_id, self.token)
 
     def progress(self, fraction: float) -> None:
         now = time.monotonic()
@@ -340,27 +349,7 @@ class FilmRun:
 
     def claim(self) -> bool:
         """Take the film if it waits, or if the worker that had it stopped beating."""
-        now = utcnow()
-        stale = now - timedelta(seconds=self.settings.stale_after_s)
-        with self.database.session() as session:
-            result = session.execute(
-                update(Film)
-                .where(
-                    Film.id == self.film_id,
-                    or_(Film.status == "queued", (Film.status == "running") & (Film.heartbeat_at < stale)),
-                    Film.attempts < self.settings.max_attempts,
-                )
-                .values(
-                    status="running",
-                    claim_token=self.token,
-                    attempts=Film.attempts + 1,
-                    progress=0.0,
-                    started_at=now,
-                    heartbeat_at=now,
-                    error=None,
-                )
-            )
-            return result.rowcount == 1  # type: ignore[attr-defined]
+        return claim_row(self.database, self.settings, Film, self.film_id, self.token)
 
     def _update(self, **values: Any) -> bool:
         with self.database.session() as session:
