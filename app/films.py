@@ -10,23 +10,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.albums import album_photos
-from app.models import Album, Clip, Film, Photo, User
+from app.clips import clip_to_show
+from app.models import Album, Film, User
 from app.schemas import FilmOut
 from app.storage import MediaStore
 from worker.film_plan import FilmEntry
 
 
-def _newest_ready_clip(photo: Photo) -> Clip | None:
-    ready = [clip for clip in photo.clips if clip.status == "ready"]
-    return ready[-1] if ready else None  # clips are loaded oldest first
-
-
 def film_entries(session: Session, film: Film, store: MediaStore) -> list[FilmEntry]:
-    """What the film shows, in the album's order (by date taken): each photo's newest ready clip, or its
-    still. Photos removed from the album or deleted since the film was asked for are left out."""
+    """What the film shows, in the album's order (by date taken): each photo's clip as the gallery shows it
+    (the one the family chose, else the newest ready one), or its still. Photos removed from the album or
+    deleted since the film was asked for are left out."""
     entries = []
     for photo in album_photos(session=session, album_id=film.album_id):
-        clip = _newest_ready_clip(photo)
+        clip = clip_to_show(photo)
         video = store.video(clip.id) if clip is not None else None
         # A clip file lost from the media folder leaves its photo in the film, shown still.
         entries.append(

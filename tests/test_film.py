@@ -255,3 +255,37 @@ def test_a_film_whose_album_is_deleted_while_it_is_made_leaves_no_file(settings:
             database.dispose()
         film_dir = MediaStore(settings.media_dir).film(film_id).parent
         assert deleted and not (film_dir.exists() and list(film_dir.iterdir()))
+
+
+def test_the_film_shows_the_clip_the_family_chose(settings: Settings) -> None:
+    settings = settings.model_copy(update={"default_seconds": 1.0, "clip_long_side": 128})
+    with TestClient(create_app(settings, reconcile=False)) as client:
+        csrf = set_up_admin(client)
+        headers = {"X-CSRF-Token": csrf}
+        photo_id = uploaded_with_clip(client, csrf, settings, "einstein.jpg", render=True)
+        again = client.post(f"/api/photos/{photo_id}/clips", json={"seed": 3}, headers=headers)
+        assert again.status_code == 202, again.text
+        database = Database(settings.sqlalchemy_url)
+        try:
+            run = ClipRun(database, settings, again.json()["id"])
+            assert run.run(MediaStore(settings.media_dir)) == "ready"
+        finally:
+            database.dispose()
+        first, newest = (clip["id"] for clip in client.get(f"/api/photos/{photo_id}").json()["clips"])
+        album_id = new_album(client, csrf, "Chosen", [photo_id])
+        store = MediaStore(settings.media_dir)
+
+        def film_clip() -> Path | None:
+            database = Database(settings.sqlalchemy_url)
+            try:
+                with database.session() as session:
+                    film = session.get(Film, ask_film(client, csrf, album_id))
+                    assert film is not None
+                    return film_entries(session, film, store)[0].clip
+            finally:
+                database.dispose()
+
+        assert film_clip() == store.video(newest)
+        chose = client.put(f"/api/photos/{photo_id}/chosen-clip", json={"clip_id": first}, headers=headers)
+        assert chose.status_code == 200, chose.text
+        assert film_clip() == store.video(first)
