@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.masks import keep_still_png
-from app.models import Clip, Photo
+from app.models import Clip, Film, Photo
 from app.schemas import ClipOut, ClipRequest
 from app.storage import MediaStore, write_atomic
 
@@ -63,15 +63,17 @@ def create_clip(
     return clip
 
 
-def take_back(clip: Clip, *, max_attempts: int, now: datetime) -> None:
-    """A running clip whose worker died: queued to be sent again, or failed for good after max_attempts."""
-    clip.claim_token = None
-    if clip.attempts >= max_attempts:
-        clip.status = "failed"
-        clip.error = f"the worker stopped {clip.attempts} times while making this clip; it was given up"
-        clip.finished_at = now
+def take_back(row: Clip | Film, *, max_attempts: int, now: datetime) -> None:
+    """A running clip or film whose worker died: queued to be sent again, or failed for good after
+    max_attempts."""
+    row.claim_token = None
+    if row.attempts >= max_attempts:
+        what = "clip" if isinstance(row, Clip) else "film"
+        row.status = "failed"
+        row.error = f"the worker stopped {row.attempts} times while making this {what}; it was given up"
+        row.finished_at = now
     else:
-        clip.status, clip.progress, clip.sent_at = "queued", 0.0, None
+        row.status, row.progress, row.sent_at = "queued", 0.0, None
 
 
 def clip_to_show(photo: Photo) -> Clip | None:

@@ -1,4 +1,5 @@
-"""Ringing the queue's doorbell for clips, and the reconciler that rings again when a bell was lost.
+"""Ringing the queue's doorbell for clips and films, and the reconciler that rings again when a bell
+was lost.
 
 The database is the truth: a clip is `queued` until a worker claims it. Sending can fail (broker down);
 the clip stays queued and the reconciler sends it again later, so an upload never fails for that.
@@ -16,7 +17,7 @@ from sqlalchemy import or_, select, update
 from app.clips import take_back
 from app.config import Settings
 from app.db import Database
-from app.models import Clip, utcnow
+from app.models import Clip, Film, utcnow
 from worker.celery_app import ANIMATE_TASK, FILM_TASK
 from worker.choices import ENGINE_QUEUES
 
@@ -49,12 +50,12 @@ class Dispatcher:
         return True
 
     def send_film(self, film_id: str) -> bool:
-        """Send one film's task to the cpu queue (composing is decoding and encoding); True when taken.
-
-        A film the broker did not take stays queued; asking for the album's film again sends a new one."""
+        """Send one film's task to the cpu queue (composing is decoding and encoding); True when taken."""
         if not self._send(FILM_TASK, film_id, "cpu"):
-            log.warning("could not queue film %s", film_id)
+            log.warning("could not queue film %s; the reconciler will retry", film_id)
             return False
+        with self.database.session() as session:
+            session.execute(update(Film).where(Film.id == film_id).values(sent_at=utcnow()))
         return True
 
     def _send(self, task: str, item_id: str, queue: str) -> bool:
@@ -89,7 +90,7 @@ class Dispatcher:
             return None
 
     def reconcile(self) -> int:
-        """Re-send lost clips, take clips back from dead workers; returns how many clips were sent."""
+        """Re-send lost clips and films, take them back from dead workers; returns how many were sent."""
         broker = self._broker_instance()
         now = utcnow()
         stale = now - timedelta(seconds=self.settings.stale_after_s)
@@ -98,20 +99,22 @@ class Dispatcher:
                 self._lost_contact = True
             elif broker != self._broker_seen or self._lost_contact:
                 # A restart, even one too short to notice, empties a broker without persistence.
-                session.execute(update(Clip).where(Clip.status == "queued").values(sent_at=None))
+                for model in (Clip, Film):
+                    session.execute(update(model).where(model.status == "queued").values(sent_at=None))
                 self._broker_seen, self._lost_contact = broker, False
-            # 1. Running clips whose worker stopped beating: back to the queue, or failed for good.
-            for clip in session.scalars(
-                select(Clip).where(Clip.status == "running", Clip.heartbeat_at < stale)
-            ):
-                take_back(clip, max_attempts=self.settings.max_attempts, now=now)
+            # 1. Running clips and films whose worker stopped beating: back to the queue, or failed for good.
+            for model in (Clip, Film):
+                for row in session.scalars(
+                    select(model).where(model.status == "running", model.heartbeat_at < stale)
+                ):
+                    take_back(row, max_attempts=self.settings.max_attempts, now=now)
             session.flush()
             if broker is None:
                 return 0
-            # 2. Queued clips never sent, or sent long ago and still waiting.
-            pending = session.execute(
-                select(Clip.id, Clip.engine).where(
-                    Clip.status == "queued", or_(Clip.sent_at.is_(None), Clip.sent_at < now - RESEND_AFTER)
-                )
-            ).all()
-        return sum(self.send(clip_id, engine) for clip_id, engine in pending)
+            # 2. Queued clips and films never sent, or sent long ago and still waiting.
+            lost = or_(Clip.sent_at.is_(None), Clip.sent_at < now - RESEND_AFTER)
+            clips = session.execute(select(Clip.id, Clip.engine).where(Clip.status == "queued", lost)).all()
+            lost_film = or_(Film.sent_at.is_(None), Film.sent_at < now - RESEND_AFTER)
+            films = session.scalars(select(Film.id).where(Film.status == "queued", lost_film)).all()
+        sent = sum(self.send(clip_id, engine) for clip_id, engine in clips)
+        return sent + sum(self.send_film(film_id) for film_id in films)

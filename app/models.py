@@ -209,10 +209,12 @@ class Film(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     # Claimed like a clip (worker/tasks.py FilmRun): a film sent twice is made once, and one whose worker
-    # died is taken back when its heartbeat is stale, up to VIVANT_MAX_ATTEMPTS tries.
+    # died is taken back by the reconciler when its heartbeat is stale, up to VIVANT_MAX_ATTEMPTS tries.
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     claim_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the broker last took its task: the reconciler sends a film again when this is unset or old.
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

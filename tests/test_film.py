@@ -3,23 +3,28 @@ on a real database, in-process (the end-to-end run with a real worker is in test
 
 from __future__ import annotations
 
+import sqlite3
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from app.config import Settings
 from app.db import Database
+from app.dispatch import Dispatcher
 from app.films import film_entries
 from app.main import create_app
-from app.models import Film
+from app.models import Film, utcnow
 from app.storage import MediaStore
 from bench.film import album, run_compose, sources
 from tests.conftest import set_up_admin, upload
 from tests.film_clips import clip_frame, make_entry
 from tests.fixture_paths import FIXTURES
 from tests.test_worker_e2e import psnr
+from worker.celery_app import create_celery
 from worker.film import FilmError, compose_film, film_size
 from worker.film_plan import FilmEntry, FilmTiming
 from worker.tasks import ClipRun, FilmRun
@@ -289,3 +294,62 @@ def test_the_film_shows_the_clip_the_family_chose(settings: Settings) -> None:
         chose = client.put(f"/api/photos/{photo_id}/chosen-clip", json={"clip_id": first}, headers=headers)
         assert chose.status_code == 200, chose.text
         assert film_clip() == store.video(first)
+
+
+def _queued_film_messages(settings: Settings, film_id: str) -> int:
+    """How many messages for this film the embedded broker holds (kombu's SQLAlchemy transport table)."""
+    broker = sqlite3.connect(settings.data_dir / "broker.sqlite")
+    try:
+        rows = broker.execute("SELECT payload FROM kombu_message WHERE visible = 1").fetchall()
+    finally:
+        broker.close()
+    return sum(film_id in str(payload) for (payload,) in rows)
+
+
+def test_the_reconciler_sends_lost_films_and_takes_back_stalled_ones(settings: Settings) -> None:
+    with TestClient(create_app(settings, reconcile=False)) as client:
+        csrf = set_up_admin(client)
+        photo = uploaded_with_clip(client, csrf, settings, "einstein.jpg", render=False)
+        album_id = new_album(client, csrf, "Lost and found", [photo])
+        film_id = ask_film(client, csrf, album_id)
+    database = Database(settings.sqlalchemy_url)
+    dispatcher = Dispatcher(create_celery(settings), database, settings)
+    try:
+
+        def film() -> Film:
+            with database.session() as session:
+                row = session.get(Film, film_id)
+                assert row is not None
+                return row
+
+        assert film().sent_at is not None and _queued_film_messages(settings, film_id) == 1
+        dispatcher.reconcile()  # the first pass meets the broker: every queued item is sent again
+        assert _queued_film_messages(settings, film_id) == 2
+        dispatcher.reconcile()  # sent moments ago: left alone
+        assert _queued_film_messages(settings, film_id) == 2
+
+        # A film whose worker stopped beating goes back to the queue and is sent again...
+        long_ago = utcnow() - timedelta(seconds=settings.stale_after_s + 60)
+        with database.session() as session:
+            session.execute(
+                update(Film)
+                .where(Film.id == film_id)
+                .values(status="running", attempts=1, heartbeat_at=long_ago)
+            )
+        dispatcher.reconcile()
+        assert (film().status, film().attempts) == ("queued", 1)
+        assert _queued_film_messages(settings, film_id) == 3
+        # ...until it has had every try, when it fails with the reason.
+        with database.session() as session:
+            session.execute(
+                update(Film)
+                .where(Film.id == film_id)
+                .values(status="running", attempts=settings.max_attempts, heartbeat_at=long_ago)
+            )
+        dispatcher.reconcile()
+        failed = film()
+        assert (
+            failed.status == "failed" and "stopped" in (failed.error or "") and "film" in (failed.error or "")
+        )
+    finally:
+        database.dispose()
