@@ -28,8 +28,6 @@ RESEND_AFTER = timedelta(minutes=10)
 # Kombu's retry policy covers lost connections only; the embedded broker can also fail a first send when
 # a worker declares the same queue at that moment (a unique-name race in its SQLite tables).
 SEND_ATTEMPTS = 2
-# What a dead worker can leave running: each is taken back the same way.
-TAKEN_BACK: tuple[type[Clip] | type[Film], ...] = (Clip, Film)
 
 
 class Dispatcher:
@@ -105,11 +103,12 @@ class Dispatcher:
                     session.execute(update(model).where(model.status == "queued").values(sent_at=None))
                 self._broker_seen, self._lost_contact = broker, False
             # 1. Running clips and films whose worker stopped beating: back to the queue, or failed for good.
-            for model in TAKEN_BACK:
-                for row in session.scalars(
-                    select(model).where(model.status == "running", model.heartbeat_at < stale)
-                ):
-                    take_back(row, max_attempts=self.settings.max_attempts, now=now)
+            stalled: list[Clip | Film] = [
+                *session.scalars(select(Clip).where(Clip.status == "running", Clip.heartbeat_at < stale)),
+                *session.scalars(select(Film).where(Film.status == "running", Film.heartbeat_at < stale)),
+            ]
+            for row in stalled:
+                take_back(row, max_attempts=self.settings.max_attempts, now=now)
             session.flush()
             if broker is None:
                 return 0
