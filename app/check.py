@@ -2,9 +2,9 @@
 
 Every original is hashed against the sha256 its photo row took at upload; every file a row promises must
 be there; every file in the store must belong to a row. `--repair` makes again what can be made again
-(display copies and thumbnails from a sound original; clips, by queueing them to be rendered again) and
-deletes nothing: an original is the family's archive, and a file without a row is left for a person to
-decide about.
+(display copies and thumbnails from a sound original; clips, by queueing them to be rendered again; a lost
+film is marked failed, so its album can export another) and deletes nothing: an original is the family's
+archive, and a file without a row is left for a person to decide about.
 
 On a running Vivant, a photo uploaded or deleted at that very moment may show as a file without a row
 or a row without a file: check again once it is quiet.
@@ -23,9 +23,10 @@ from app.config import Settings
 from app.db import Database
 from app.db_snapshot import require_database
 from app.dispatch import Dispatcher
+from app.films import mark_film_lost
 from app.images import ImageRejected
 from app.inventory import MediaFile, library_counts, orphan_files, promised_files
-from app.models import Clip, Photo
+from app.models import Clip, Film, Photo
 from app.photos import regenerate_derivatives
 from app.storage import MediaStore, sha256_file
 from worker.celery_app import create_celery
@@ -83,8 +84,8 @@ def run_check(settings: Settings, *, repair: bool, progress: Callable[[float], N
         _check_files(promised, settings.media_dir, report, progress)
         report.problems += [
             Problem(
-                f"{path.relative_to(settings.media_dir)}: no photo or clip owns this file. --repair leaves "
-                "it: delete it yourself, or if it is a photo you want, add it with `vivant import`",
+                f"{path.relative_to(settings.media_dir)}: no photo, clip or film owns this file. --repair "
+                "leaves it: delete it yourself, or if it is a photo you want, add it with `vivant import`",
                 None,
             )
             for path in orphans
@@ -130,6 +131,9 @@ _REMEDY = {
     "thumbnail": "--repair makes it again from the original",
     "clip video": "--repair queues the clip to be rendered again",
     "clip poster": "--repair queues the clip to be rendered again",
+    "keep-still mask": "it cannot be made again: copy it back from a backup (the same path under media/ "
+    "there); the clip's video is unaffected, but it cannot be rendered again with its still area",
+    "film": "--repair marks the film as lost, so the album can export it again",
 }
 
 
@@ -147,14 +151,21 @@ def _repair(settings: Settings, database: Database, store: MediaStore, report: C
     # photo or clip id -> (who, in words; its problems)
     regenerate: dict[str, tuple[str, list[Problem]]] = {}
     rerender: dict[str, tuple[str, list[Problem]]] = {}
+    lost_films: dict[str, str] = {}  # film id -> who, in words
     for problem in report.problems:
         file = problem.file
-        if file is None or file.kind == "original" or file.photo_id in bad_originals and not file.clip_id:
+        if (
+            file is None
+            or file.kind in ("original", "keep-still mask")
+            or (file.photo_id in bad_originals and not file.clip_id)
+        ):
             # Nothing to make it from (a display copy from a damaged original would be wrong too).
             left.append(problem)
+        elif file.film_id is not None:
+            lost_films[file.film_id] = file.owner
         elif file.clip_id is not None:
             rerender.setdefault(file.clip_id, (file.owner, []))[1].append(problem)
-        else:
+        elif file.photo_id is not None:
             regenerate.setdefault(file.photo_id, (file.owner, []))[1].append(problem)
 
     # 1. Display copies and thumbnails, from their originals.
@@ -170,7 +181,14 @@ def _repair(settings: Settings, database: Database, store: MediaStore, report: C
                 report.repaired.append(f"{owner}: could not be made again: {exc.message}")
             else:
                 report.repaired.append(f"{owner}: display copy and thumbnail made again")
-    # 2. Clips whose files are gone: queued again and sent to the workers.
+    # 2. Films whose file is gone: marked failed, with the reason, so that the album exports a new one.
+    with database.session() as session:
+        for film_id, owner in lost_films.items():
+            film = session.get(Film, film_id)
+            if film is not None and film.status == "ready":
+                mark_film_lost(film)
+                report.repaired.append(f"{owner}: marked as lost; export the album's film again")
+    # 3. Clips whose files are gone: queued again and sent to the workers.
     engines: dict[str, str] = {}
     with database.session() as session:
         for clip_id in rerender:

@@ -65,3 +65,18 @@ def film_out(film: Film) -> FilmOut:
         video_url=f"/media/films/{film.id}.mp4" if ready else None,
         download_url=f"/media/films/{film.id}/download" if ready else None,
     )
+
+
+# Said of a ready film whose file is gone (found by `vivant check`, or after a restore).
+LOST_FILM = "the film's file was lost from the media folder; export the album's film again"
+
+
+def mark_film_lost(film: Film) -> None:
+    film.status, film.error, film.claim_token = "failed", LOST_FILM, None
+
+
+def requeue_film(film: Film) -> None:
+    """Back to the start, with every try ahead of it (it was being made when a backup was taken). Unsent, so
+    the reconciler sends it."""
+    film.status, film.progress, film.attempts, film.error, film.claim_token = "queued", 0.0, 0, None, None
+    film.sent_at = film.started_at = film.heartbeat_at = film.finished_at = film.duration_s = None

@@ -12,25 +12,30 @@ from typing import Literal
 from sqlalchemy import ColumnElement, Connection, func, select
 from sqlalchemy.orm import Session
 
-from app.models import Base, Clip, Photo, Share, User
-from app.storage import CLIP_AREA, MediaStore
+from app.models import Album, Base, Clip, Film, Photo, Share, User
+from app.storage import CLIP_AREA, FILM_AREA, MASK_AREA, MediaStore
 
-FileKind = Literal["original", "display copy", "thumbnail", "clip video", "clip poster"]
+FileKind = Literal[
+    "original", "display copy", "thumbnail", "clip video", "clip poster", "keep-still mask", "film"
+]
+PHOTO_KINDS: tuple[FileKind, ...] = ("original", "display copy", "thumbnail")
 
 
 @dataclass(frozen=True)
 class MediaFile:
     path: Path
     kind: FileKind
-    owner: str  # which photo or clip, in words: "photo hopper.jpg (3f2a...)"
-    photo_id: str
+    owner: str  # which photo, clip or film, in words: "photo hopper.jpg (3f2a...)"
+    photo_id: str | None  # None for a film, which belongs to an album
     clip_id: str | None = None
+    film_id: str | None = None
     sha256: str | None = None  # known for originals: the photo row keeps the hash of the uploaded bytes
 
 
 def promised_files(db: Connection | Session, store: MediaStore) -> list[MediaFile]:
     """Every file the rows promise: each photo's original and derivatives, each ready clip's video and
-    poster. A clip not yet ready promises nothing: its files appear only when it is marked ready."""
+    poster, each keep-still mask a clip was asked with, each ready film. A clip or film not yet ready
+    promises nothing else: its files appear only when it is marked ready."""
     files: list[MediaFile] = []
     names: dict[str, str] = {}
     for photo_id, fmt, sha256, name in db.execute(
@@ -42,25 +47,37 @@ def promised_files(db: Connection | Session, store: MediaStore) -> list[MediaFil
             MediaFile(store.display(photo_id), "display copy", owner, photo_id),
             MediaFile(store.thumbnail(photo_id), "thumbnail", owner, photo_id),
         ]
-    for clip_id, photo_id in db.execute(
-        select(Clip.id, Clip.photo_id).where(Clip.status == "ready").order_by(Clip.id)
+    for clip_id, photo_id, status, settings in db.execute(
+        select(Clip.id, Clip.photo_id, Clip.status, Clip.settings).order_by(Clip.id)
     ):
         owner = f"clip {clip_id[:8]} of {names.get(photo_id, 'a photo')}"
-        files += [
-            MediaFile(store.video(clip_id), "clip video", owner, photo_id, clip_id),
-            MediaFile(store.poster(clip_id), "clip poster", owner, photo_id, clip_id),
-        ]
+        if status == "ready":
+            files += [
+                MediaFile(store.video(clip_id), "clip video", owner, photo_id, clip_id),
+                MediaFile(store.poster(clip_id), "clip poster", owner, photo_id, clip_id),
+            ]
+        # The mask is written with the row, whatever the clip's state: rendering (again) needs it.
+        if (settings or {}).get("keep_still"):
+            files.append(
+                MediaFile(store.keep_still_mask(clip_id), "keep-still mask", owner, photo_id, clip_id)
+            )
+    for film_id, title in db.execute(
+        select(Film.id, Album.title).join(Album, Album.id == Film.album_id).where(Film.status == "ready")
+    ):
+        owner = f"film {film_id[:8]} of the album {title!r}"
+        files.append(MediaFile(store.film(film_id), "film", owner, None, film_id=film_id))
     return files
 
 
 def orphan_files(db: Connection | Session, store: MediaStore) -> list[Path]:
-    """Files in the store whose photo or clip has no row."""
+    """Files in the store whose photo, clip or film has no row."""
     photo_ids = set(db.scalars(select(Photo.id)))
     clip_ids = set(db.scalars(select(Clip.id)))
+    owners = {CLIP_AREA: clip_ids, MASK_AREA: clip_ids, FILM_AREA: set(db.scalars(select(Film.id)))}
     return [
         stored.path
         for stored in store.stored_files()
-        if stored.owner_id not in (clip_ids if stored.area == CLIP_AREA else photo_ids)
+        if stored.owner_id not in owners.get(stored.area, photo_ids)
     ]
 
 

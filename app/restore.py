@@ -22,9 +22,10 @@ from app.config import Settings
 from app.db import Database
 from app.db_snapshot import database_kind, ensure_empty_database, load_snapshot, sqlite_path
 from app.errors import CommandError
-from app.inventory import promised_files
+from app.films import mark_film_lost, requeue_film
+from app.inventory import PHOTO_KINDS, promised_files
 from app.migrate import upgrade
-from app.models import Clip
+from app.models import Clip, Film
 from app.storage import ChecksumMismatch, MediaStore, copy_hashed, sha256_file
 
 
@@ -36,7 +37,10 @@ class RestoreReport:
     verified_bytes: int = 0
     bad: list[str] = field(default_factory=list)  # "path: why", not restored
     requeued: int = 0
+    films_requeued: int = 0
+    films_lost: int = 0
     photo_files_missing: int = 0
+    masks_missing: int = 0
     secret_note: str = ""
     seconds: float = 0.0
 
@@ -51,6 +55,17 @@ class RestoreReport:
         ]
         if self.requeued:
             lines.append(f"{self.requeued} clips will be rendered again when Vivant starts")
+        if self.films_requeued:
+            lines.append(f"{self.films_requeued} album films will be made again when Vivant starts")
+        if self.films_lost:
+            lines.append(
+                f"{self.films_lost} album films did not come back and are marked lost; export them again"
+            )
+        if self.masks_missing:
+            lines.append(
+                f"{self.masks_missing} keep-still masks are missing: their clips keep their videos, but "
+                "cannot be rendered again with their still areas"
+            )
         for problem in self.bad:
             lines.append(f"NOT RESTORED: {problem}")
         if self.photo_files_missing:
@@ -188,17 +203,26 @@ def _verify(path: Path, sha256: str) -> None:
 
 
 def _requeue_unfinished(settings: Settings, report: RestoreReport) -> None:
-    """Clips caught rendering, and ready clips whose files did not come back, are rendered again."""
+    """Clips and films caught being made, and ready clips whose files did not come back, are made again; a
+    ready film whose file did not come back is marked lost, for its album to export again."""
     database = Database(settings.sqlalchemy_url)
     store = MediaStore(settings.media_dir)
     try:
         with database.session() as session:
             absent = [file for file in promised_files(session, store) if not file.path.is_file()]
-            lost_clips = {file.clip_id for file in absent if file.clip_id}
-            report.photo_files_missing = sum(1 for file in absent if file.clip_id is None)
+            lost_clips = {file.clip_id for file in absent if file.kind in ("clip video", "clip poster")}
+            report.photo_files_missing = sum(1 for file in absent if file.kind in PHOTO_KINDS)
+            report.masks_missing = sum(1 for file in absent if file.kind == "keep-still mask")
             unfinished = select(Clip).where(Clip.status.in_(("queued", "running")) | Clip.id.in_(lost_clips))
             for clip in session.scalars(unfinished):
                 requeue(clip)
                 report.requeued += 1
+            for film in session.scalars(select(Film).where(Film.status.in_(("queued", "running")))):
+                requeue_film(film)
+                report.films_requeued += 1
+            lost_films = [file.film_id for file in absent if file.film_id]
+            for film in session.scalars(select(Film).where(Film.id.in_(lost_films))):
+                mark_film_lost(film)
+                report.films_lost += 1
     finally:
         database.dispose()

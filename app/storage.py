@@ -25,8 +25,9 @@ _CHUNK = 1 << 20
 # The folders of the store: a photo's files are kept under the first three, a clip's under the last.
 PHOTO_AREAS = ("originals", "display", "thumbs")
 CLIP_AREA = "clips"
-# Albums' films, outside the areas above: `vivant check` and backups account for photos and clips.
+# Albums' films, and the keep-still masks clips were asked with (named by the clip's id).
 FILM_AREA = "films"
+MASK_AREA = "masks"
 
 # format name (from content sniffing) -> extension of the stored original
 ORIGINAL_EXTENSIONS = {
@@ -179,8 +180,8 @@ def copy_hashed(source: Path, target: Path, *, expected_sha256: str | None = Non
 
 @dataclass(frozen=True)
 class StoredFile:
-    area: str  # one of PHOTO_AREAS or CLIP_AREA
-    owner_id: str  # the photo's or clip's id, as the name says
+    area: str  # one of PHOTO_AREAS, CLIP_AREA, MASK_AREA or FILM_AREA
+    owner_id: str  # the photo's, clip's or film's id, as the name says
     path: Path
 
 
@@ -233,14 +234,14 @@ class MediaStore:
 
     def stored_files(self) -> Iterator[StoredFile]:
         """Every whole file in the store; writes still in progress (hidden temporary names) are skipped."""
-        for area in (*PHOTO_AREAS, CLIP_AREA):
+        for area in (*PHOTO_AREAS, CLIP_AREA, MASK_AREA, FILM_AREA):
             for path in sorted((self.root / area).glob("*/*")):
                 if path.is_file() and not path.name.startswith("."):
                     yield StoredFile(area, path.name.split(".", 1)[0], path)
 
     def keep_still_mask(self, clip_id: str) -> Path:
         """The PNG a clip was asked with: white where the picture must not move."""
-        return self._path("masks", clip_id, "png")
+        return self._path(MASK_AREA, clip_id, "png")
 
     def delete_clip(self, clip_id: str) -> None:
         for path in (self.video(clip_id), self.poster(clip_id), self.keep_still_mask(clip_id)):

@@ -30,7 +30,9 @@ from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, new_postgres_database
 from tests.fixture_paths import FIXTURES
 from tests.library import Library, small_library, vivant
 from tests.processes import running_server
+from tests.test_clip_versions import mask_png
 from tests.workers import stop_process_group, wait_for
+from worker.tasks import FilmRun
 
 
 def backup(library: Library, dest: Path, **env: str | None) -> list[str]:
@@ -401,3 +403,53 @@ def test_a_backup_taken_while_vivant_works_restores_whole(kind: str, tmp_path: P
         f"\n{kind}: backup while working {backup_seconds:.1f} s, {snapshot['counts']}\n"
         f"{second.stdout}{third.stdout}"
     )
+
+
+def test_films_and_keep_still_masks_are_backed_up_restored_and_checked(
+    settings: Settings, tmp_path: Path
+) -> None:
+    dest = tmp_path / "backup"
+    with small_library(settings) as library:
+        headers = {"X-CSRF-Token": library.csrf}
+        dog = library.photos["dog.png"]
+        size = library.client.get(f"/api/photos/{dog}").json()
+        mask = mask_png(size["width"], size["height"], (0, 0, size["width"] // 3, size["height"] // 3))
+        asked = library.client.post(f"/api/photos/{dog}/clips", json={"keep_still": mask}, headers=headers)
+        assert asked.status_code == 202, asked.text
+        masked_clip = asked.json()["id"]
+        library.render_queued()
+        album = library.client.post("/api/albums", json={"title": "Dogs"}, headers=headers).json()
+        added = library.client.post(
+            f"/api/albums/{album['id']}/photos", json={"photo_ids": [dog]}, headers=headers
+        )
+        assert added.is_success
+        film_id = library.client.post(f"/api/albums/{album['id']}/film", headers=headers).json()["id"]
+        assert FilmRun(library.database, library.settings, film_id).run(library.store) == "ready"
+        film_file, mask_file = library.store.film(film_id), library.store.keep_still_mask(masked_clip)
+
+        backup(library, dest)
+        files = manifest(dest)["files"]
+        for path in (film_file, mask_file):
+            name = f"media/{path.relative_to(library.settings.media_dir).as_posix()}"
+            assert files[name]["sha256"] == sha256_file(path).sha256
+
+        with restore_target(library.settings, tmp_path) as target:
+            code, lines = restore(dest, target)
+            assert code == 0, lines
+            for path in (film_file, mask_file):
+                restored = target.media_dir / path.relative_to(library.settings.media_dir)
+                assert sha256_file(restored).sha256 == sha256_file(path).sha256
+            assert vivant(target, "check", "--data-dir", str(target.data_dir)).exit_code == 0
+
+        # Lost from the media folder: both are named; --repair marks the film lost and leaves the mask.
+        film_file.unlink()
+        mask_file.unlink()
+        checked = vivant(library.settings, "check", "--data-dir", str(library.settings.data_dir), "--repair")
+        assert checked.exit_code == 1, checked.output
+        assert "Dogs" in checked.stdout and "its film is missing" in checked.stdout
+        assert (
+            f"clip {masked_clip[:8]}" in checked.stdout and "its keep-still mask is missing" in checked.stdout
+        )
+        assert "marked as lost" in checked.stdout and "1 problems remain" in checked.stdout
+        film = library.client.get(f"/api/films/{film_id}").json()
+        assert film["status"] == "failed" and "export the album's film again" in film["error"]

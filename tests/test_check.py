@@ -87,22 +87,27 @@ def test_lost_display_copy_and_thumbnail_are_made_again(settings: Settings) -> N
 
 def test_files_without_rows_are_reported_and_left(settings: Settings) -> None:
     with small_library(settings) as library:
-        stray_photo, stray_clip = uuid.uuid4().hex, uuid.uuid4().hex
+        stray_photo, stray_clip, stray_film = uuid.uuid4().hex, uuid.uuid4().hex, uuid.uuid4().hex
         stray_original = library.store.original(stray_photo, "jpeg")
         stray_video = library.store.video(stray_clip)
+        stray_mask = library.store.keep_still_mask(stray_clip)
+        stray_film_file = library.store.film(stray_film)
+        video = library.store.video(library.clip_id)
         for source, target in (
             (library.store.original(library.photos["hopper.jpg"], "jpeg"), stray_original),
-            (library.store.video(library.clip_id), stray_video),
+            (video, stray_video),
+            (library.store.thumbnail(library.photos["hopper.jpg"]), stray_mask),
+            (video, stray_film_file),
         ):
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(source, target)
 
         repaired = vivant_check(library, "--repair")
     assert repaired.exit_code == 1
-    assert "2 problems:" in repaired.stdout
-    for path in (stray_original, stray_video):
+    assert "4 problems:" in repaired.stdout
+    for path in (stray_original, stray_video, stray_mask, stray_film_file):
         where = path.relative_to(library.settings.media_dir)
-        assert f"{where}: no photo or clip owns this file" in repaired.stdout
+        assert f"{where}: no photo, clip or film owns this file" in repaired.stdout
         assert path.is_file()  # --repair deletes nothing
 
 

@@ -55,7 +55,7 @@ def _ask(client: TestClient, csrf: str, photo_id: str, **body: object) -> dict: 
     return response.json()  # type: ignore[no-any-return]
 
 
-def _mask_png(width: int, height: int, box: tuple[int, int, int, int] | None) -> str:
+def mask_png(width: int, height: int, box: tuple[int, int, int, int] | None) -> str:
     """A canvas the way the photo page sends it: transparent, opaque where painted."""
     pixels = np.zeros((height, width, 4), np.uint8)
     if box is not None:
@@ -128,9 +128,9 @@ def test_a_clip_being_made_stops_when_deleted(small: Settings, family: tuple) ->
     client, csrf = family
     photo_id = upload(client, csrf, EINSTEIN).json()[0]["id"]
     # Long enough that the render is still going when the delete comes.
-    clip_id = _ask(
-        client, csrf, photo_id, seconds=10, fps=30, keep_still=_mask_png(75, 100, (0, 0, 30, 100))
-    )["id"]
+    clip_id = _ask(client, csrf, photo_id, seconds=10, fps=30, keep_still=mask_png(75, 100, (0, 0, 30, 100)))[
+        "id"
+    ]
     slow = small.model_copy(update={"clip_long_side": 480})
     outcome: list[str] = []
     worker = threading.Thread(target=lambda: outcome.append(_render(slow, clip_id)))
@@ -157,10 +157,10 @@ def test_a_clip_being_made_stops_when_deleted(small: Settings, family: tuple) ->
         ("data:image/jpeg;base64,AAAA", "must be a PNG"),
         ("not base64 at all!", "not valid base64"),
         (base64.b64encode(b"GIF89a" + b"\0" * 20).decode(), "not a PNG"),
-        (_mask_png(100, 100, (0, 0, 50, 50)), "not the shape of the photo"),
-        (_mask_png(6, 8, (0, 0, 3, 3)), "sides must be"),
-        (_mask_png(75, 100, None), "empty"),
-        (_mask_png(75, 100, (0, 0, 75, 100)), "nothing would move"),
+        (mask_png(100, 100, (0, 0, 50, 50)), "not the shape of the photo"),
+        (mask_png(6, 8, (0, 0, 3, 3)), "sides must be"),
+        (mask_png(75, 100, None), "empty"),
+        (mask_png(75, 100, (0, 0, 75, 100)), "nothing would move"),
         ("data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 40).decode(), "damaged"),
     ],
     ids=["jpeg", "base64", "gif", "aspect", "tiny", "empty", "all", "damaged"],
@@ -191,7 +191,7 @@ def test_the_engine_keeps_the_painted_area_still(small: Settings, family: tuple)
         photo_id,
         camera="push",
         strength="lively",
-        keep_still=_mask_png(94, 125, (0, 0, 47, 125)),
+        keep_still=mask_png(94, 125, (0, 0, 47, 125)),
     )
     assert clip["settings"]["keep_still"] is True
     assert MediaStore(small.media_dir).keep_still_mask(clip["id"]).is_file()
