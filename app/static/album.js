@@ -1,9 +1,10 @@
 // One album: its photos by date taken as tiles (tiles.js) with selection (selection.js), renaming and
-// deleting for whoever made it, "Animate this album", and "Export film" (followed until it can be downloaded).
+// deleting for whoever made it, "Play film" (player.js), "Animate this album", and "Export film" (followed until
+// it can be downloaded).
 "use strict";
 
 document.addEventListener("DOMContentLoaded", () => {
-  const { api, showError, isPending, newestClip, pollWhile } = window.Vivant;
+  const { api, showError, isPending, newestClip, shownClip, pollWhile } = window.Vivant;
   const albumId = document.querySelector("[data-album]").dataset.album;
   const url = `/api/albums/${encodeURIComponent(albumId)}`;
   const grid = document.querySelector("[data-album-grid]");
@@ -16,6 +17,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const form = document.querySelector("[data-album-form]");
   const editButton = document.querySelector("[data-edit-album]");
   const deleteButton = document.querySelector("[data-delete-album]");
+  const playButton = document.querySelector("[data-play-film]");
   const animateButton = document.querySelector("[data-animate-album]");
   const filmButton = document.querySelector("[data-export-film]");
   const filmBox = document.querySelector("[data-film]");
@@ -47,6 +49,7 @@ document.addEventListener("DOMContentLoaded", () => {
     editButton.hidden = deleteButton.hidden = !album.can_edit;
     empty.hidden = album.photo_count > 0;
     animateButton.disabled = album.photo_count === 0;
+    playButton.hidden = album.photo_count === 0;
   }
 
   // Shows the album's photos in its order, keeping the tiles already made (and playing).
@@ -78,6 +81,22 @@ document.addEventListener("DOMContentLoaded", () => {
   }
 
   const poller = pollWhile(load);
+
+  // The film in the page, as the album stands: each photo's shown clip (a ready one) or else its still.
+  function filmItems() {
+    // Photos taken out of the album since the last load have lost their tiles already.
+    return album.photos.filter((photo) => tiles.has(photo.id)).map((photo) => {
+      const clip = shownClip(photo);
+      return {
+        title: window.VivantTiles.takenDay(photo),
+        still_url: photo.display_url,
+        clip_url: clip && clip.status === "ready" ? clip.video_url : null,
+        original_url: `/photos/${encodeURIComponent(photo.id)}`,
+      };
+    });
+  }
+
+  playButton.addEventListener("click", () => window.VivantPlayer.open(filmItems()));
 
   animateButton.addEventListener("click", async () => {
     animateButton.disabled = true;

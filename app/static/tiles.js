@@ -8,9 +8,14 @@ window.VivantTiles = (() => {
   const LONG_PRESS_MS = 500;
   let lastPointer = "mouse";
 
-  function takenWords(photo) {
+  // The day of the camera's clock (or of the upload), in words: what a photo is titled by.
+  function takenDay(photo) {
     const [y, m, d] = photo.taken_at.slice(0, 10).split("-").map(Number);
-    const day = new Date(y, m - 1, d).toLocaleDateString(undefined, { day: "numeric", month: "long", year: "numeric" });
+    return new Date(y, m - 1, d).toLocaleDateString(undefined, { day: "numeric", month: "long", year: "numeric" });
+  }
+
+  function takenWords(photo) {
+    const day = takenDay(photo);
     return photo.taken_at_source === "exif" ? `Photo taken ${day}` : `Photo added ${day} (no date taken in the file)`;
   }
 
@@ -164,5 +169,5 @@ window.VivantTiles = (() => {
     if (mark) mark.title = clip.error || "The clip could not be made.";
   }
 
-  return { make, update, takenWords, setFavourite, showFavourite };
+  return { make, update, takenDay, takenWords, setFavourite, showFavourite };
 })();
