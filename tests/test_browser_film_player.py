@@ -1,6 +1,6 @@
 """An album played as a film in a real browser: two photos whose real clips (rendered by the server's own
 worker) play one after the other, the first ending on its still and fading into the second; the keys, the
-buttons, the Original link, closing, and a swipe on a phone.
+buttons, the Original link, closing, and a swipe on a phone; then the film exported as one MP4.
 
 A screenshot of the film mid-way lands in docs/screenshots/film.jpg; the phone's in test-artifacts/."""
 
@@ -15,6 +15,8 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from tests import test_browser as browser_test
 from tests.fixture_paths import FIXTURES
 from tests.test_browser import CHROMIUM, CLIP_READY_MS, Console, shot
+from worker.film_plan import FilmTiming
+from worker.video import VideoInfo, probe
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 PHOTOS = [FIXTURES / "photos" / name for name in ("hopper.jpg", "einstein.jpg")]
@@ -71,7 +73,20 @@ def _album_page(browser: Browser, base: str, album_id: str, **context: object) -
     return page
 
 
-def test_an_album_plays_as_a_film(server: str) -> None:
+def _clip_urls(page: Page, album_id: str) -> list[str]:
+    """The video of each photo's shown clip, in the album's order."""
+    photos = page.request.get(f"/api/albums/{album_id}").json()["photos"]
+    shown = [next(c for c in p["clips"] if c["id"] == p["shown_clip_id"]) for p in photos]
+    return [clip["video_url"] for clip in shown]
+
+
+def _probe(data: bytes, folder: Path) -> VideoInfo:
+    path = folder / f"{len(list(folder.iterdir()))}.mp4"
+    path.write_bytes(data)
+    return probe(path)
+
+
+def test_an_album_plays_as_a_film(server: str, tmp_path: Path) -> None:
     console = Console()
     with sync_playwright() as p:
         browser = p.chromium.launch(
@@ -190,5 +205,24 @@ def test_an_album_plays_as_a_film(server: str) -> None:
         shot(phone, "film-phone")
         swipe(60, 300)
         expect(phone.locator(COUNT)).to_have_text("1 / 2")
+
+        # 8. Export film: followed to its download, which decodes as H.264 and lasts what its clips make.
+        console.step = "export"
+        page.click("[data-export-film]")
+        download = page.locator("[data-film-download]")
+        expect(download).to_be_visible(timeout=CLIP_READY_MS)
+        expect(page.locator("[data-film-status]")).to_contain_text("The film is ready")
+        film_bytes = page.request.get(download.get_attribute("href") or "").body()
+        clips = [page.request.get(url).body() for url in _clip_urls(page, album_id)]
         browser.close()
+    timing = FilmTiming()
+    clip_frames = [
+        round(_probe(clip, tmp_path).frames * timing.fps / _probe(clip, tmp_path).fps) for clip in clips
+    ]
+    film = _probe(film_bytes, tmp_path)
+    assert (film.codec, film.pix_fmt) == ("h264", "yuv420p")
+    assert (
+        film.frames
+        == sum(n + timing.hold_frames for n in clip_frames) - (len(clips) - 1) * timing.fade_frames
+    )
     assert console.errors({}) == []
