@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -121,6 +122,31 @@ def test_only_the_apache_licensed_small_size_is_offered() -> None:
     for name in ("depth-large", "depth-base", "Depth-Anything-V2-Large"):
         with pytest.raises(EngineError, match="CC-BY-NC-4.0"):
             pull_model(name, Settings())
+
+
+def test_pull_offline_says_why_in_one_line(tmp_path: Path) -> None:
+    pulled = subprocess.run(
+        [sys.executable, "-m", "app.cli", "models", "pull", "depth"],
+        env={**os.environ, "VIVANT_MODEL_DIR": str(tmp_path / "models"), "PYTHONPATH": str(REPO)},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert pulled.returncode != 0 and "Traceback" not in pulled.stderr
+    assert f"could not fetch {DEPTH_MODEL.repo_id}" in pulled.stderr
+    assert DEPTH_MODEL.locate(Settings(model_dir=tmp_path / "models")) is None
+
+
+def test_weights_in_the_hugging_face_cache_are_used(
+    model_dir: Path, tmp_path: Path, photo: np.ndarray
+) -> None:
+    # The cache's layout: models--ORG--NAME/refs/main names the snapshot folder that holds the files.
+    repo = tmp_path / "hf-cache" / ("models--" + DEPTH_MODEL.repo_id.replace("/", "--"))
+    shutil.copytree(model_dir / "depth", repo / "snapshots" / "abc123")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("abc123")
+    settings = Settings(model_dir=None)
+
+    assert DEPTH_MODEL.locate(settings) == repo / "snapshots" / "abc123"
+    assert ParallaxEngine(settings).scene(_base(photo))[1] == "learned"
 
 
 def test_predictor_gives_a_0_to_1_map_at_the_photo_size_in_the_model_order(

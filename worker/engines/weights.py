@@ -9,6 +9,8 @@ functions that fetch files.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,14 +66,27 @@ def _hub() -> Any:
     return huggingface_hub
 
 
+@contextmanager
+def _said_plainly(repo_id: str) -> Iterator[None]:
+    # The hub's errors (offline, not found, refused) are all OSErrors: one line instead of a traceback.
+    try:
+        yield
+    except OSError as exc:
+        raise EngineError(f"could not fetch {repo_id}: {exc}") from None
+
+
 def download(repo_id: str, *, allow_patterns: tuple[str, ...], local_dir: Path | None) -> Path:
     """Fetch the matching files of a Hugging Face repo into `local_dir`, else into the cache."""
-    return Path(_hub().snapshot_download(repo_id, allow_patterns=list(allow_patterns), local_dir=local_dir))
+    hub = _hub()
+    with _said_plainly(repo_id):
+        return Path(hub.snapshot_download(repo_id, allow_patterns=list(allow_patterns), local_dir=local_dir))
 
 
 def download_file(repo_id: str, filename: str, *, local_dir: Path | None) -> Path:
     """Fetch one file of a Hugging Face repo into `local_dir`, else into the cache."""
-    return Path(_hub().hf_hub_download(repo_id, filename, local_dir=local_dir))
+    hub = _hub()
+    with _said_plainly(repo_id):
+        return Path(hub.hf_hub_download(repo_id, filename, local_dir=local_dir))
 
 
 @dataclass(frozen=True)
