@@ -16,7 +16,14 @@ from typing import Any, Literal
 from app.config import Settings
 from worker.engines.base import EngineError, MotionSpec, Strength
 from worker.engines.learned_depth import DEPTH_MODEL, refuse_other_sizes
-from worker.engines.weights import cached_snapshot, download, download_file, hf_cache_dir, local_folders
+from worker.engines.weights import (
+    cached_snapshot,
+    download,
+    download_file,
+    hf_cache_dir,
+    local_folders,
+    pull_folder,
+)
 from worker.engines.weights import expected_location as expected_folder
 
 Offload = Literal["none", "model", "group"]
@@ -402,7 +409,7 @@ def pull_preset(name: str, settings: Settings) -> Path:
     Into VIVANT_MODEL_DIR/<preset>/ when that is set, else into the Hugging Face cache.
     """
     preset = get_preset(name)
-    local_dir = settings.model_dir / preset.name if settings.model_dir is not None else None
+    local_dir = pull_folder(preset.name, settings)
     folder = download(preset.repo_id, allow_patterns=preset.allow_patterns, local_dir=local_dir)
     if preset.single_file:
         download_file(preset.single_file.repo_id, preset.single_file.filename, local_dir=local_dir)

@@ -51,11 +51,14 @@ def local_folders(name: str, repo_id: str, settings: Settings) -> list[Path]:
     return [settings.model_dir / name, settings.model_dir / repo_id.split("/")[-1]]
 
 
+def pull_folder(name: str, settings: Settings) -> Path | None:
+    """The folder `vivant models pull` writes a model into: VIVANT_MODEL_DIR/<name>, or None for the cache."""
+    return settings.model_dir / name if settings.model_dir is not None else None
+
+
 def expected_location(name: str, repo_id: str, settings: Settings) -> Path:
     """Where `vivant models pull` puts a model's files."""
-    if settings.model_dir is not None:
-        return settings.model_dir / name
-    return cache_repo_dir(repo_id)
+    return pull_folder(name, settings) or cache_repo_dir(repo_id)
 
 
 def _hub() -> Any:
@@ -112,8 +115,7 @@ class ModelFolder:
         return expected_location(self.name, self.repo_id, settings)
 
     def pull(self, settings: Settings) -> Path:
-        local_dir = settings.model_dir / self.name if settings.model_dir is not None else None
-        folder = download(self.repo_id, allow_patterns=self.files, local_dir=local_dir)
+        folder = download(self.repo_id, allow_patterns=self.files, local_dir=pull_folder(self.name, settings))
         if self.locate(settings) is None:
             raise EngineError(
                 f"downloaded {self.repo_id} into {folder}, but some of its files are still missing"
