@@ -221,6 +221,21 @@ def test_without_weights_auto_falls_back_and_says_why_once(
     assert "vivant models pull depth" in said[0] and str(tmp_path / "no-models" / "depth") in said[0]
 
 
+def test_damaged_weights_fall_back_and_say_so(
+    model_dir: Path, tmp_path: Path, photo: np.ndarray, caplog: pytest.LogCaptureFixture
+) -> None:
+    damaged = tmp_path / "models" / "depth"
+    shutil.copytree(model_dir / "depth", damaged)
+    (damaged / "model.safetensors").write_bytes(b"not a checkpoint")
+
+    with caplog.at_level(logging.INFO, logger=learned_depth.__name__):
+        _, used = ParallaxEngine(Settings(model_dir=tmp_path / "models")).scene(_base(photo))
+
+    assert used == "estimate"
+    said = [r.getMessage() for r in caplog.records if r.name == learned_depth.__name__]
+    assert any("could not be loaded" in line and str(damaged) in line for line in said)
+
+
 def test_a_clip_renders_end_to_end_with_learned_depth(
     model_dir: Path, photo: np.ndarray, tmp_path: Path
 ) -> None:

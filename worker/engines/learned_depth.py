@@ -143,11 +143,15 @@ def learned_depth(image: np.ndarray, settings: Settings) -> np.ndarray | None:
             f"`vivant models pull {DEPTH_MODEL.name}` fetches them"
         )
         return None
+    predictor = predictor_for(folder)
     try:
-        return predictor_for(folder).predict(image)
+        predictor.load()
     except ImportError:
         _fall_back("the learned depth needs torch and transformers: pip install 'vivant[gpu]'")
-    except (OSError, ValueError, RuntimeError) as exc:
-        # Damaged or foreign files in the folder: the clip is still made, with the estimate.
-        _fall_back(f"the depth model in {folder} could not be used ({exc})")
-    return None
+        return None
+    except Exception as exc:
+        # Damaged or foreign files (transformers and safetensors raise many kinds): the clip is still made,
+        # with the estimate, and the next clip tries the folder again.
+        _fall_back(f"the depth model in {folder} could not be loaded ({type(exc).__name__}: {exc})")
+        return None
+    return predictor.predict(image)
