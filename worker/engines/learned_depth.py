@@ -20,7 +20,7 @@ import numpy as np
 
 from app.config import Settings
 from worker.engines.base import EngineError
-from worker.engines.weights import ModelFolder
+from worker.engines.weights import ModelFolder, hf_cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -138,8 +138,9 @@ def learned_depth(image: np.ndarray, settings: Settings) -> np.ndarray | None:
         return None
     folder = DEPTH_MODEL.locate(settings)
     if folder is None:
+        where = f"{settings.model_dir / DEPTH_MODEL.name} nor " if settings.model_dir is not None else ""
         _fall_back(
-            f"the {DEPTH_MODEL.title} weights are not in {DEPTH_MODEL.expected_location(settings)}; "
+            f"the {DEPTH_MODEL.title} weights are not in {where}the Hugging Face cache ({hf_cache_dir()}); "
             f"`vivant models pull {DEPTH_MODEL.name}` fetches them"
         )
         return None
