@@ -485,26 +485,27 @@ def check(repair: bool, data_dir: Path | None) -> None:
 
 @main.group()
 def models() -> None:
-    """Model presets of the diffusers engine."""
+    """Model weights: the diffusers engine's presets and the parallax engine's optional depth model."""
 
 
 @models.command(name="list")
 def models_list() -> None:
-    """Each preset, its model, licence, where its weights are expected and whether they are there."""
+    """Each model, its licence, where its weights are expected and whether they are there."""
     from worker.engines.presets import models_list_text
 
     click.echo(models_list_text(_settings()))
 
 
 @models.command(name="pull")
-@click.argument("preset")
-def models_pull(preset: str) -> None:
-    """Download a preset's weights (needs internet and `pip install .[gpu]`)."""
+@click.argument("name")
+def models_pull(name: str) -> None:
+    """Download a preset's weights, or the depth model's with NAME `depth` (needs internet and
+    `pip install .[gpu]`)."""
     from worker.engines.base import EngineError
-    from worker.engines.presets import pull_preset
+    from worker.engines.presets import pull_model
 
     try:
-        path = pull_preset(preset, _settings())
+        path = pull_model(name, _settings())
     except EngineError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(str(path))

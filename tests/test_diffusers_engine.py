@@ -132,7 +132,7 @@ def test_diffusers_models_list_shows_presence_and_place(tmp_path: Path) -> None:
     save_tiny_preset("svd-xt", tmp_path / "models")
     listing = models_list_text(Settings(model_dir=tmp_path / "models")).splitlines()
     rows = {line.split()[0]: line for line in listing[1:]}
-    assert set(rows) == set(PRESETS)
+    assert set(rows) == set(PRESETS) | {"depth"}
     assert " yes " in rows["svd-xt"] and str(tmp_path / "models" / "svd-xt") in rows["svd-xt"]
     assert " no " in rows["wan"] and str(tmp_path / "models" / "wan") in rows["wan"]
     assert "apache-2.0" in rows["wan"]

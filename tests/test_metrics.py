@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import cv2
 import numpy as np
@@ -190,7 +190,9 @@ class PanEngine(Engine):
         self.speed = speed
         self.amplitudes: list[float] = []
 
-    def _frames(self, image: np.ndarray, spec: MotionSpec, progress: ProgressFn) -> Iterator[np.ndarray]:
+    def _frames(
+        self, image: np.ndarray, spec: MotionSpec, progress: ProgressFn, facts: dict[str, Any]
+    ) -> Iterator[np.ndarray]:
         self.amplitudes.append(spec.amplitude)
         w, h = output_size(image.shape[1], image.shape[0], spec.long_side)
         base = resize_to(image, (w, h))

@@ -94,6 +94,7 @@ def _encode_measured(
     tmp_poster: Path,
     progress: ProgressFn,
     all_metrics: bool,
+    facts: dict[str, Any],
 ) -> tuple[int, Measured]:
     """One render streamed into the encoder and the metrics together; no frame is kept whole.
 
@@ -109,7 +110,7 @@ def _encode_measured(
         measuring = pool.submit(_measure_from, pending, meter)
         try:
             with Mp4Writer(tmp_video, width=size[0], height=size[1], fps=spec.fps) as writer:
-                for index, frame in enumerate(engine.render(image, spec, progress)):
+                for index, frame in enumerate(engine.render(image, spec, progress, facts=facts)):
                     if index == 0:
                         save_poster(frame, tmp_poster)
                     writer.write(frame)
@@ -193,6 +194,7 @@ def rendered_clip(
     tmp_video, tmp_poster = _tmp_name(video_path), _tmp_name(poster_path)
     try:
         attempt_spec = spec
+        facts: dict[str, Any] = {}  # how the engine made the clip, e.g. which depth; kept in the metrics
         for attempt in range(1, MAX_ATTEMPTS + 1):
             frames, metrics = _encode_measured(
                 engine,
@@ -203,6 +205,7 @@ def rendered_clip(
                 tmp_poster=tmp_poster,
                 progress=_attempt_progress(progress, attempt),
                 all_metrics=all_metrics,
+                facts=facts,
             )
             fits = in_band(metrics, band)
             if fits or attempt == MAX_ATTEMPTS or metrics.flow_mean < _NOTHING_MOVED:
@@ -215,6 +218,7 @@ def rendered_clip(
             height=height,
             frames=frames,
             metrics=metrics.to_dict()
+            | facts
             | {
                 "gate": gate,
                 "attempts": attempt,

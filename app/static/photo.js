@@ -129,6 +129,7 @@ document.addEventListener("DOMContentLoaded", () => {
     flow_max: ["Largest motion", " px/frame"],
     flow_p99_max: ["Largest local motion", " px/frame"],
     parallax_p75: ["Parallax", " px"],
+    depth: ["Depth", ""], // "learned" (the depth model) or "estimate" (from the photo alone)
     steadiness: ["Jitter", ""],
     flicker: ["Flicker score", ""],
     smoothness: ["Smoothness", ""],

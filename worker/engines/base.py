@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import cv2
 import numpy as np
@@ -96,11 +96,17 @@ class Engine(ABC):
     queue: ClassVar[str] = "cpu"
 
     def render(
-        self, image: np.ndarray, spec: MotionSpec, progress: ProgressFn = _no_progress
+        self,
+        image: np.ndarray,
+        spec: MotionSpec,
+        progress: ProgressFn = _no_progress,
+        *,
+        facts: dict[str, Any] | None = None,
     ) -> Iterator[np.ndarray]:
         """Yield `spec.frame_count` RGB uint8 frames at `output_size(...)` of the image.
 
-        The first frame is the photo itself (resized to the output size).
+        The first frame is the photo itself (resized to the output size). The engine writes into `facts`
+        how it made the clip (which depth it used, say); the renderer keeps them with the clip's metrics.
         """
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise EngineError(f"engine expects an RGB uint8 image, got shape {image.shape} {image.dtype}")
@@ -108,7 +114,9 @@ class Engine(ABC):
             h, w = image.shape[:2]
             mh, mw = spec.keep_still.shape
             raise EngineError(f"keep-still mask is {mw}x{mh} but the photo is {w}x{h}; they must match")
-        return self._frames(image, spec, progress)
+        return self._frames(image, spec, progress, {} if facts is None else facts)
 
     @abstractmethod
-    def _frames(self, image: np.ndarray, spec: MotionSpec, progress: ProgressFn) -> Iterator[np.ndarray]: ...
+    def _frames(
+        self, image: np.ndarray, spec: MotionSpec, progress: ProgressFn, facts: dict[str, Any]
+    ) -> Iterator[np.ndarray]: ...

@@ -162,8 +162,11 @@ def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float
     return cv2.blur(a, size) * guide + cv2.blur(b, size)
 
 
-def estimate_scene(image: np.ndarray) -> Scene:
-    """Depth and subject of an RGB uint8 photo, computed on a working copy of WORK_SIDE px."""
+def estimate_scene(image: np.ndarray, *, depth_hint: np.ndarray | None = None) -> Scene:
+    """Depth and subject of an RGB uint8 photo, computed on a working copy of WORK_SIDE px.
+
+    `depth_hint` (float32 HxW 0..1, 1 = near, any size), a learned depth map, replaces the weight-free depth;
+    faces, subject and focus are found as without it."""
     small = working_copy(image)
     h, w = small.shape[:2]
     gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
@@ -196,6 +199,10 @@ def estimate_scene(image: np.ndarray) -> Scene:
     # texture out of the depth: texture there would make fine detail wobble as the camera moves.
     ramp = np.linspace(_FAR, _GROUND, h, dtype=np.float32)[:, None] * np.ones((1, w), np.float32)
     depth = cv2.GaussianBlur(ramp + subject * (_SUBJECT - ramp), (0, 0), 1.5)
+    # --- learned depth: the hint, at the working size, replaces the combination above ---
+    if depth_hint is not None:
+        hint = cv2.resize(depth_hint.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
+        depth = cv2.GaussianBlur(hint, (0, 0), 1.5)
 
     if faces:
         x, y, fw, fh = faces[0]

@@ -143,7 +143,9 @@ class DiffusersEngine(Engine):
         self._lock = threading.Lock()
         self._loaded: _Loaded | None = None
 
-    def _frames(self, image: np.ndarray, spec: MotionSpec, progress: ProgressFn) -> Iterator[np.ndarray]:
+    def _frames(
+        self, image: np.ndarray, spec: MotionSpec, progress: ProgressFn, facts: dict[str, Any]
+    ) -> Iterator[np.ndarray]:
         preset = get_preset(spec.preset, self._presets)
         plan = preset.plan(image.shape[1], image.shape[0], spec)
         canvas, box = letterbox(image, plan.width, plan.height)

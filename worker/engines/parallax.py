@@ -1,11 +1,13 @@
-"""CPU engine: the photo gently opened into depth, with no model weights.
+"""CPU engine: the photo gently opened into depth; no model weights needed.
 
-From a depth and subject estimate (worker/engines/depth.py) it builds a few displacement fields once,
-per pixel: a lateral camera shift (displacement proportional to the distance from the subject's depth
-plane), a dolly (near things grow more than far ones, around the face) and a sitter's breath (chest and
-head rise by a fraction of a percent). Each frame is then one backward warp (cv2.remap) of the resized
-photo through `grid + sum(coefficient * field)`, the coefficients coming from the camera path
-(worker/engines/camera.py); composing a frame costs a few vector passes, not a per-pixel Python loop.
+From a depth and subject estimate (worker/engines/depth.py; with VIVANT_DEPTH=auto its depth comes from a
+learned model where `vivant models pull depth` fetched one, see learned_depth.py) it builds a few
+displacement fields once, per pixel: a lateral camera shift (displacement proportional to the distance
+from the subject's depth plane), a dolly (near things grow more than far ones, around the face) and a
+sitter's breath (chest and head rise by a fraction of a percent). Each frame is then one backward warp
+(cv2.remap) of the resized photo through `grid + sum(coefficient * field)`, the coefficients coming from
+the camera path (worker/engines/camera.py); composing a frame costs a few vector passes, not a per-pixel
+Python loop.
 
 Borders: each frame zooms in at least as far as its own displacement needs (found on the border ring),
 so no source coordinate leaves the photo (no black, empty or smeared edges); the zoom grows with the
@@ -14,18 +16,22 @@ motion from zero, so frame 0, at rest, is the photo itself.
 
 from __future__ import annotations
 
+import hashlib
+import threading
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import cv2
 import numpy as np
 
+from app.config import Settings
 from worker.engines.base import Engine, MotionSpec, ProgressFn, output_size, resize_to
 from worker.engines.camera import CameraPath, camera_path, choose_camera
 from worker.engines.depth import Scene, estimate_scene, upsample
+from worker.engines.learned_depth import learned_depth
 
 # Multiplier of every motion per strength; spec.amplitude scales it further.
 _STRENGTH = {"whisper": 0.5, "gentle": 1.0, "lively": 1.8}
@@ -210,10 +216,29 @@ class ParallaxEngine(Engine):
     name: ClassVar[str] = "parallax"
     queue: ClassVar[str] = "cpu"
 
-    def _frames(self, image: np.ndarray, spec: MotionSpec, progress: ProgressFn) -> Iterator[np.ndarray]:
+    def __init__(self, settings: Settings | None = None):
+        self._settings = settings or Settings()
+        # The learned depth of the last photo: a re-render at another strength must not predict it again.
+        self._lock = threading.Lock()
+        self._last_hint: tuple[bytes, np.ndarray] | None = None
+
+    def scene(self, base: np.ndarray) -> tuple[Scene, str]:
+        """The scene of the photo at the clip's size, and which depth it has: "learned" or "estimate"."""
+        key = hashlib.blake2b(base.tobytes(), digest_size=16).digest()
+        with self._lock:
+            if self._last_hint is not None and self._last_hint[0] == key:
+                hint: np.ndarray | None = self._last_hint[1]
+            else:
+                hint = learned_depth(base, self._settings)
+                self._last_hint = None if hint is None else (key, hint)
+        return estimate_scene(base, depth_hint=hint), "estimate" if hint is None else "learned"
+
+    def _frames(
+        self, image: np.ndarray, spec: MotionSpec, progress: ProgressFn, facts: dict[str, Any]
+    ) -> Iterator[np.ndarray]:
         w, h = output_size(image.shape[1], image.shape[0], spec.long_side)
         base = resize_to(image, (w, h))
-        scene = estimate_scene(base)
+        scene, facts["depth"] = self.scene(base)
         camera = choose_camera(spec.camera, has_person=scene.has_person)
         path = camera_path(camera, frames=spec.frame_count, fps=spec.fps, loop=spec.loop, seed=spec.seed)
         plan = _plan(base, scene, spec, path)

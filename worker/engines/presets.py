@@ -1,20 +1,30 @@
 """The diffusers presets: which model, where its weights live, and how the motion controls map onto it.
 
 Imported by the web app and `vivant models list`, which run without the gpu extra: nothing here may import
-torch or diffusers. huggingface_hub is imported only inside `pull_preset`, the one place that downloads.
+torch or diffusers. Where weights are looked for and how they are fetched is shared with the parallax
+engine's depth model (weights.py); `vivant models` lists and pulls both.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from app.config import Settings
 from worker.engines.base import EngineError, MotionSpec, Strength
+from worker.engines.learned_depth import DEPTH_MODEL, refuse_other_sizes
+from worker.engines.weights import (
+    cached_snapshot,
+    download,
+    download_file,
+    hf_cache_dir,
+    local_folders,
+    pull_folder,
+)
+from worker.engines.weights import expected_location as expected_folder
 
 Offload = Literal["none", "model", "group"]
 
@@ -279,32 +289,6 @@ class Weights:
     transformer_file: Path | None = None  # replaces the folder's transformer weights when set
 
 
-def hf_cache_dir() -> Path:
-    """The Hugging Face hub cache, resolved the way huggingface_hub does, without importing it."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"])
-    if os.environ.get("HF_HOME"):
-        return Path(os.environ["HF_HOME"]) / "hub"
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(xdg) / "huggingface" / "hub"
-
-
-def _cached_snapshot(repo_id: str) -> Path | None:
-    repo = hf_cache_dir() / ("models--" + repo_id.replace("/", "--"))
-    ref = repo / "refs" / "main"
-    if ref.is_file():
-        snapshot = repo / "snapshots" / ref.read_text().strip()
-        return snapshot if snapshot.is_dir() else None
-    snapshots = sorted((repo / "snapshots").glob("*")) if (repo / "snapshots").is_dir() else []
-    return snapshots[-1] if snapshots else None
-
-
-def _local_folders(preset: Preset, settings: Settings) -> list[Path]:
-    if settings.model_dir is None:
-        return []
-    return [settings.model_dir / preset.name, settings.model_dir / preset.repo_id.split("/")[-1]]
-
-
 def _pipeline_complete(folder: Path, *, skip_weights: set[str]) -> bool:
     """True when model_index.json is there and every component it names has its files."""
     try:
@@ -330,14 +314,14 @@ def locate_weights(preset: Preset, settings: Settings) -> Weights | None:
     to (or, in the cache, beside) a pipeline folder that lacks transformer weights.
     """
     candidates: list[tuple[Path, Path | None]] = []
-    for folder in _local_folders(preset, settings):
+    for folder in local_folders(preset.name, preset.repo_id, settings):
         single = folder / preset.single_file.filename if preset.single_file else None
         candidates.append((folder, single))
-    snapshot = _cached_snapshot(preset.repo_id)
+    snapshot = cached_snapshot(preset.repo_id)
     if snapshot is not None:
         single = None
         if preset.single_file:
-            single_snapshot = _cached_snapshot(preset.single_file.repo_id)
+            single_snapshot = cached_snapshot(preset.single_file.repo_id)
             single = single_snapshot / preset.single_file.filename if single_snapshot else None
         candidates.append((snapshot, single))
     for folder, single in candidates:
@@ -353,9 +337,7 @@ def locate_weights(preset: Preset, settings: Settings) -> Weights | None:
 
 
 def expected_location(preset: Preset, settings: Settings) -> Path:
-    if settings.model_dir is not None:
-        return settings.model_dir / preset.name
-    return hf_cache_dir() / ("models--" + preset.repo_id.replace("/", "--"))
+    return expected_folder(preset.name, preset.repo_id, settings)
 
 
 def missing_weights_message(preset: Preset, settings: Settings) -> str:
@@ -378,8 +360,9 @@ def require_weights(preset: Preset, settings: Settings) -> Weights:
 
 
 def models_list_text(settings: Settings) -> str:
-    """The table `vivant models list` prints: each preset, where its weights are (expected), if present."""
-    rows = [("preset", "model", "licence", "size", "present", "weights")]
+    """The table `vivant models list` prints: each preset and the depth model, where their weights are
+    (or are expected), whether they are there."""
+    rows = [("name", "model", "licence", "size", "present", "weights")]
     for preset in PRESETS.values():
         weights = locate_weights(preset, settings)
         where = weights.folder if weights else expected_location(preset, settings)
@@ -393,6 +376,17 @@ def models_list_text(settings: Settings) -> str:
                 str(where),
             )
         )
+    depth = DEPTH_MODEL.locate(settings)
+    rows.append(
+        (
+            DEPTH_MODEL.name + " (parallax, optional)",
+            DEPTH_MODEL.repo_id,
+            DEPTH_MODEL.licence,
+            f"{DEPTH_MODEL.download_gb:g} GB",
+            "yes" if depth else "no",
+            str(depth or DEPTH_MODEL.expected_location(settings)),
+        )
+    )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     lines = [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1]
@@ -401,22 +395,24 @@ def models_list_text(settings: Settings) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
+def pull_model(name: str, settings: Settings) -> Path:
+    """`vivant models pull NAME`: a preset's weights, or the parallax engine's depth model."""
+    if name == DEPTH_MODEL.name:
+        return DEPTH_MODEL.pull(settings)
+    refuse_other_sizes(name)
+    return pull_preset(name, settings)
+
+
 def pull_preset(name: str, settings: Settings) -> Path:
     """Download the files the preset's pipeline needs (and nothing else); returns the pipeline folder.
 
     Into VIVANT_MODEL_DIR/<preset>/ when that is set, else into the Hugging Face cache.
     """
     preset = get_preset(name)
-    try:
-        from huggingface_hub import hf_hub_download, snapshot_download
-    except ImportError:
-        raise EngineError("pulling weights needs the gpu extra: pip install 'vivant[gpu]'") from None
-    local_dir = settings.model_dir / preset.name if settings.model_dir is not None else None
-    folder = Path(
-        snapshot_download(preset.repo_id, allow_patterns=list(preset.allow_patterns), local_dir=local_dir)
-    )
+    local_dir = pull_folder(preset.name, settings)
+    folder = download(preset.repo_id, allow_patterns=preset.allow_patterns, local_dir=local_dir)
     if preset.single_file:
-        hf_hub_download(preset.single_file.repo_id, preset.single_file.filename, local_dir=local_dir)
+        download_file(preset.single_file.repo_id, preset.single_file.filename, local_dir=local_dir)
     if locate_weights(preset, settings) is None:
         raise EngineError(
             f"downloaded {preset.model_id} into {folder}, but some of its files are still missing"
