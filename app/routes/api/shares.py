@@ -13,6 +13,12 @@ from app.urls import absolute_url
 router = APIRouter()
 
 
+def _with_url(made: tuple[Share, str], request: Request, settings: SettingsDep) -> ShareOut:
+    """The new link with its URL, the only time the URL is shown."""
+    share, token = made
+    return share_out(share, absolute_url(request, settings, f"/s/{token}"))
+
+
 @router.post("/clips/{clip_id}/shares", status_code=201, responses={409: {"description": "clip not ready"}})
 def add_share(
     clip_id: str,
@@ -23,14 +29,10 @@ def add_share(
     settings: SettingsDep,
 ) -> ShareOut:
     """Create a share link. The URL is shown once: only a hash of its token is kept."""
-    share, token = create_share(
-        session=session,
-        clip=clip_or_404(session, clip_id),
-        request=body,
-        secret=settings.session_secret,
-        user_id=user.id,
-    )
-    return share_out(share, absolute_url(request, settings, f"/s/{token}"))
+    clip = clip_or_404(session, clip_id)
+    secret = settings.session_secret
+    made = create_share(session=session, clip=clip, request=body, secret=secret, user_id=user.id)
+    return _with_url(made, request, settings)
 
 
 @router.get("/clips/{clip_id}/shares")
@@ -61,14 +63,10 @@ def add_album_share(
     settings: SettingsDep,
 ) -> ShareOut:
     """Create a link to a whole album (any member, as for a clip). The URL is shown once."""
-    share, token = create_album_share(
-        session=session,
-        album=album_or_404(session, album_id),
-        request=body,
-        secret=settings.session_secret,
-        user_id=user.id,
-    )
-    return share_out(share, absolute_url(request, settings, f"/s/{token}"))
+    album = album_or_404(session, album_id)
+    secret = settings.session_secret
+    made = create_album_share(session=session, album=album, request=body, secret=secret, user_id=user.id)
+    return _with_url(made, request, settings)
 
 
 @router.get("/albums/{album_id}/shares", responses={404: {"description": "no such album"}})
