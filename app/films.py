@@ -46,6 +46,17 @@ def album_film_ids(session: Session, album_id: str) -> list[str]:
     return list(session.scalars(select(Film.id).where(Film.album_id == album_id)))
 
 
+def ready_film(session: Session, album_id: str) -> Film | None:
+    """The album's newest finished film, the one an album link shows."""
+    query = (
+        select(Film)
+        .where(Film.album_id == album_id, Film.status == "ready")
+        .order_by(Film.finished_at.desc(), Film.id)
+        .limit(1)
+    )
+    return session.scalar(query)
+
+
 def film_file_name(album: Album | None) -> str:
     """The download's name: the album's title, as far as a file name allows."""
     title = album.title if album is not None else ""

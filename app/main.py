@@ -22,7 +22,7 @@ from app.deps import Services
 from app.dispatch import Dispatcher
 from app.errors import ServiceError
 from app.limits import BodySizeLimit, SecurityHeaders
-from app.routes import albums, api, media, pages, share
+from app.routes import albums, api, media, pages, share, shared_album
 from app.schemas import Health
 from app.storage import MediaStore
 from app.templating import STATIC_DIR, make_templates
@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None, *, reconcile: bool = True) -> F
     app.include_router(api.router)
     app.include_router(media.router)
     app.include_router(share.router)
+    app.include_router(shared_album.router)
     app.include_router(pages.router)
     app.include_router(albums.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -4,9 +4,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, Literal, cast
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from app.dates import TakenAt, TakenSource, uploaded_at
@@ -133,11 +145,25 @@ class Clip(Base):
     shares: Mapped[list[Share]] = relationship(back_populates="clip", cascade="all, delete-orphan")
 
 
+ShareKind = Literal["clip", "album"]
+# Exactly one of the two: written out in full, the same SQL on SQLite and PostgreSQL.
+ONE_SHARE_TARGET = "(clip_id IS NULL AND album_id IS NOT NULL) OR (clip_id IS NOT NULL AND album_id IS NULL)"
+
+
 class Share(Base):
+    """A link to one clip or to one album, never both: deleting what it shows deletes the link."""
+
     __tablename__ = "shares"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    clip_id: Mapped[str] = mapped_column(ForeignKey("clips.id", ondelete="CASCADE"), index=True)
+    clip_id: Mapped[str | None] = mapped_column(
+        ForeignKey("clips.id", ondelete="CASCADE"), index=True, nullable=True
+    )
+    album_id: Mapped[str | None] = mapped_column(
+        ForeignKey("albums.id", ondelete="CASCADE", name="fk_shares_album_id_albums"),
+        index=True,
+        nullable=True,
+    )
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     allow_download: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -148,8 +174,15 @@ class Share(Base):
     # How often the public page showed the clip, so the family can see which links are in use.
     opens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
-    clip: Mapped[Clip] = relationship(back_populates="shares")
+    clip: Mapped[Clip | None] = relationship(back_populates="shares")
+    album: Mapped[Album | None] = relationship()
     creator: Mapped[User | None] = relationship(lazy="joined")
+
+    __table_args__ = (CheckConstraint(ONE_SHARE_TARGET, name="ck_shares_one_target"),)
+
+    @property
+    def kind(self) -> ShareKind:
+        return "album" if self.album_id is not None else "clip"
 
     def is_live(self, now: datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

@@ -153,15 +153,17 @@ class ShareRequest(BaseModel):
 class ShareOut(BaseModel):
     id: str
     url: str
-    clip_id: str
-    photo_id: str
+    kind: Literal["clip", "album"] = Field(description="what the link shows: one clip, or a whole album")
+    clip_id: str | None = Field(description="the clip a clip link shows; null for an album link")
+    photo_id: str | None = Field(description="that clip's photo; null for an album link")
+    album_id: str | None = Field(description="the album an album link shows; null for a clip link")
     status: ShareStatus
     allow_download: bool
     expires_at: datetime | None
     has_password: bool
     created_at: datetime
     created_by: str | None = Field(description="e-mail of the member who made it; null once removed")
-    opens: int = Field(description="how often the public page showed the clip")
+    opens: int = Field(description="how often the public page was opened (unlocked, where it has a password)")
 
 
 # Surrounding blanks dropped first, so a title of spaces is refused like an empty one.

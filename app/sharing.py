@@ -5,15 +5,17 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import cast
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
+from app.albums import AlbumSummary, summarise
 from app.auth import hash_password, hash_token, verify_password
 from app.errors import ServiceError
-from app.models import Clip, Share, utcnow
-from app.schemas import PhotoOut, ShareOut, ShareRequest, ShareStatus
-from app.urls import photo_out
+from app.models import Album, AlbumPhoto, Clip, Share, utcnow
+from app.schemas import ShareOut, ShareRequest, ShareStatus
+from app.urls import thumbnail_url
 
 # 32 random bytes: 256 bits, far past guessing.
 TOKEN_BYTES = 32
@@ -23,14 +25,19 @@ class ShareError(ServiceError):
     pass
 
 
-def create_share(
-    *, session: Session, clip: Clip, request: ShareRequest, secret: str, user_id: str
+def _new_share(
+    *,
+    session: Session,
+    request: ShareRequest,
+    secret: str,
+    user_id: str,
+    clip_id: str | None = None,
+    album_id: str | None = None,
 ) -> tuple[Share, str]:
-    if clip.status != "ready":
-        raise ShareError(409, f"this clip is {clip.status}; only a finished clip can be shared")
     token = secrets.token_urlsafe(TOKEN_BYTES)
     share = Share(
-        clip_id=clip.id,
+        clip_id=clip_id,
+        album_id=album_id,
         token_hash=hash_token(token, secret),
         created_by=user_id,
         allow_download=request.allow_download,
@@ -42,12 +49,32 @@ def create_share(
     return share, token
 
 
+def create_share(
+    *, session: Session, clip: Clip, request: ShareRequest, secret: str, user_id: str
+) -> tuple[Share, str]:
+    if clip.status != "ready":
+        raise ShareError(409, f"this clip is {clip.status}; only a finished clip can be shared")
+    return _new_share(session=session, request=request, secret=secret, user_id=user_id, clip_id=clip.id)
+
+
+def create_album_share(
+    *, session: Session, album: Album, request: ShareRequest, secret: str, user_id: str
+) -> tuple[Share, str]:
+    """A link to the whole album: whoever holds it sees the album's photos as they are when they open it."""
+    if session.scalar(select(AlbumPhoto.photo_id).where(AlbumPhoto.album_id == album.id).limit(1)) is None:
+        raise ShareError(409, "this album has no photos yet; add some, then share it")
+    return _new_share(session=session, request=request, secret=secret, user_id=user_id, album_id=album.id)
+
+
 def find_live_share(*, session: Session, token: str, secret: str) -> Share | None:
-    """The share for this token if it exists, is not revoked, has not expired and its clip is ready."""
+    """The share for this token if it exists, is not revoked and has not expired, and (for a clip link)
+    its clip is ready. An album link lives as long as its album (the key cascades)."""
     if not 20 <= len(token) <= 100:
         return None
     share = session.scalar(select(Share).where(Share.token_hash == hash_token(token, secret)))
-    if share is None or not share.is_live(utcnow()) or share.clip.status != "ready":
+    if share is None or not share.is_live(utcnow()):
+        return None
+    if share.clip is not None and share.clip.status != "ready":
         return None
     return share
 
@@ -69,21 +96,27 @@ def revoke_share(*, session: Session, share: Share) -> None:
 
 
 def listed_shares(
-    *, session: Session, clip_id: str | None = None, photo_id: str | None = None
+    *,
+    session: Session,
+    clip_id: str | None = None,
+    photo_id: str | None = None,
+    album_id: str | None = None,
 ) -> list[Share]:
     """The links a member is shown, newest first: every one not revoked. Expired links are listed too
     (as expired): a link that stopped working on its own is something the family wants to see."""
     query = (
         select(Share)
-        .join(Share.clip)
+        .outerjoin(Share.clip)
         .where(Share.revoked_at.is_(None))
-        # Each row names its photo: load clips and photos in two queries, not two per link.
-        .options(selectinload(Share.clip).selectinload(Clip.photo))
+        # Each row names its photo or album: a few queries in all, not a few per link.
+        .options(selectinload(Share.clip).selectinload(Clip.photo), selectinload(Share.album))
     )
     if clip_id is not None:
         query = query.where(Share.clip_id == clip_id)
     if photo_id is not None:
         query = query.where(Clip.photo_id == photo_id)
+    if album_id is not None:
+        query = query.where(Share.album_id == album_id)
     return list(session.scalars(query.order_by(Share.created_at.desc(), Share.id)))
 
 
@@ -92,11 +125,14 @@ def share_status(share: Share) -> ShareStatus:
 
 
 def share_out(share: Share, url: str) -> ShareOut:
+    """The one shape of a link in every answer, clip or album."""
     return ShareOut(
         id=share.id,
         url=url,
+        kind=share.kind,
         clip_id=share.clip_id,
-        photo_id=share.clip.photo_id,
+        photo_id=share.clip.photo_id if share.clip is not None else None,
+        album_id=share.album_id,
         status=share_status(share),
         allow_download=share.allow_download,
         expires_at=share.expires_at,
@@ -109,25 +145,46 @@ def share_out(share: Share, url: str) -> ShareOut:
 
 @dataclass(frozen=True)
 class LibraryLink:
-    """A row of the Links page: the link, and what it shows."""
+    """A row of the Links page: the link, and what it shows, in words a family reads."""
 
     link: ShareOut
-    photo: PhotoOut
-    clip_number: int  # the clip's place among its photo's clips, 1 for the first
-    clip_count: int
+    title: str  # the photo's day ("21 February 2023"), or the album's title
+    href: str  # the member page of what the link shows
+    thumbnail_url: str | None
+    detail: str  # "Clip 1 of 2" / "Album · 12 photos"
+
+
+def _clip_row(share: Share, clip: Clip) -> LibraryLink:
+    clips = clip.photo.clips
+    number = next(i for i, c in enumerate(clips, start=1) if c.id == clip.id)
+    detail = f"Clip {number} of {len(clips)}" if len(clips) > 1 else "Clip"
+    return LibraryLink(
+        link=share_out(share, url=""),
+        title=clip.photo.taken.title,
+        href=f"/photos/{clip.photo_id}",
+        thumbnail_url=thumbnail_url(clip.photo_id),
+        detail=detail,
+    )
+
+
+def _album_row(share: Share, summary: AlbumSummary) -> LibraryLink:
+    count = summary.photo_count
+    return LibraryLink(
+        link=share_out(share, url=""),
+        title=summary.album.title,
+        href=f"/albums/{summary.album.id}",
+        thumbnail_url=thumbnail_url(summary.cover_id) if summary.cover_id else None,
+        detail=f"Album · {count} photo{'' if count == 1 else 's'}",
+    )
 
 
 def library_links(*, session: Session) -> list[LibraryLink]:
-    rows = []
-    for share in listed_shares(session=session):
-        clips = share.clip.photo.clips
-        number = next(i for i, clip in enumerate(clips, start=1) if clip.id == share.clip_id)
-        rows.append(
-            LibraryLink(
-                link=share_out(share, url=""),
-                photo=photo_out(share.clip.photo),
-                clip_number=number,
-                clip_count=len(clips),
-            )
-        )
-    return rows
+    shares = listed_shares(session=session)
+    albums = {s.album.id: s.album for s in shares if s.album is not None}
+    summaries = {a.album.id: a for a in summarise(session=session, albums=list(albums.values()))}
+    return [
+        _album_row(share, summaries[share.album_id])
+        if share.album_id is not None
+        else _clip_row(share, cast(Clip, share.clip))
+        for share in shares
+    ]

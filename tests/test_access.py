@@ -28,7 +28,7 @@ from app.config import Settings
 from app.db import Database
 from app.main import create_app
 from app.migrate import upgrade
-from app.models import AuthSession, Share, User, utcnow
+from app.models import AuthSession, Photo, Share, User, utcnow
 from app.routes.share import SHARE_PASSWORD_TRIES, SHARE_PASSWORD_TRIES_PER_ADDRESS
 from app.storage import MediaStore
 from app.templating import local_path
@@ -73,6 +73,8 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/api/clips/{clip_id}/shares"): MEMBER,
     ("GET", "/api/clips/{clip_id}/shares"): MEMBER,
     ("GET", "/api/photos/{photo_id}/shares"): MEMBER,
+    ("POST", "/api/albums/{album_id}/shares"): MEMBER,
+    ("GET", "/api/albums/{album_id}/shares"): MEMBER,
     ("POST", "/api/photos/animate"): MEMBER,
     ("PUT", "/api/photos/{photo_id}/favourite"): MEMBER,
     ("DELETE", "/api/photos/{photo_id}/favourite"): MEMBER,
@@ -103,6 +105,13 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/s/{token}/poster"): LINK,
     ("GET", "/s/{token}/photo"): LINK,
     ("GET", "/s/{token}/download/{kind}"): LINK,
+    ("GET", "/s/{token}/photos/{photo_id}/video"): LINK,
+    ("GET", "/s/{token}/photos/{photo_id}/poster"): LINK,
+    ("GET", "/s/{token}/photos/{photo_id}/photo"): LINK,
+    ("GET", "/s/{token}/photos/{photo_id}/thumb"): LINK,
+    ("GET", "/s/{token}/photos/{photo_id}/download/{kind}"): LINK,
+    ("GET", "/s/{token}/film"): LINK,
+    ("GET", "/s/{token}/film/download"): LINK,
     ("GET", "/"): MEMBER,
     ("GET", "/upload"): MEMBER,
     ("GET", "/family"): MEMBER,
@@ -168,6 +177,10 @@ class Family:
     revoked_token: str
     expired_token: str
     film_id: str = ""  # a ready film of an album holding photo_id
+    album_id: str = ""  # that album
+    # For the routes of album links: the album link standing in for each clip link a caller holds (live,
+    # downloads allowed; revoked; expired), so each caller holds the same kind of album link.
+    album_twins: dict[str, str] = field(default_factory=dict)
     seeds: Iterator[int] = field(default_factory=lambda: iter(range(1000, 100000)))
 
     def anonymous(self) -> TestClient:
@@ -213,6 +226,13 @@ class Family:
         assert response.status_code == 201, response.text
         return response.json()["id"], response.json()["url"].rsplit("/", 1)[1]
 
+    def share_album(self, album_id: str, **body: object) -> tuple[str, str]:
+        response = self.admin.post(
+            f"/api/albums/{album_id}/shares", json=body, headers={"X-CSRF-Token": self.admin_csrf}
+        )
+        assert response.status_code == 201, response.text
+        return response.json()["id"], response.json()["url"].rsplit("/", 1)[1]
+
     def set_share(self, share_id: str, **values: object) -> None:
         database = Database(self.settings.sqlalchemy_url)
         with database.session() as session:
@@ -251,8 +271,19 @@ def family(settings: Settings) -> Iterator[Family]:
         expired_id, family.expired_token = family.share(family.clip_id, expires_in_days=1)
         family.set_share(expired_id, expires_at=utcnow() - timedelta(minutes=1))
         album_id = new_album(admin, admin_csrf, "Films", [family.photo_id])
+        family.album_id = album_id
         family.film_id = ask_film(admin, admin_csrf, album_id)
         assert run_film(settings, family.film_id) == "ready"
+        _, album_token = family.share_album(album_id, allow_download=True)
+        revoked_album, revoked_album_token = family.share_album(album_id)
+        family.set_share(revoked_album, revoked_at=utcnow())
+        expired_album, expired_album_token = family.share_album(album_id, expires_in_days=1)
+        family.set_share(expired_album, expires_at=utcnow() - timedelta(minutes=1))
+        family.album_twins = {
+            family.token: album_token,
+            family.revoked_token: revoked_album_token,
+            family.expired_token: expired_album_token,
+        }
         yield family
 
 
@@ -280,6 +311,15 @@ def requests_for(family: Family, route: tuple[str, str], csrf: str, token: str) 
         body["json"] = {"title": "A new album"}
     elif route in (("POST", "/api/albums/{album_id}/photos"), ("POST", "/api/photos/animate")):
         body["json"] = {"photo_ids": [family.photo_id]}
+    elif route == ("POST", "/api/albums/{album_id}/shares"):
+        # An album needs a photo to be shared: the admin adds one, so only the caller decides.
+        added = family.admin.post(
+            f"/api/albums/{body['album_id']}/photos",
+            json={"photo_ids": [family.photo_id]},
+            headers={"X-CSRF-Token": family.admin_csrf},
+        )
+        assert added.status_code == 200, added.text
+        body["json"] = {}
     elif route == ("PATCH", "/api/albums/{album_id}"):
         body["json"] = {"title": "Renamed"}
     elif route == ("DELETE", "/api/photos/{photo_id}"):
@@ -308,6 +348,8 @@ def requests_for(family: Family, route: tuple[str, str], csrf: str, token: str) 
         body["data"] = {"password": "not needed"}
     elif method == "POST":
         body["json"] = {}
+    if path.startswith(("/s/{token}/photos/", "/s/{token}/film")):
+        token = family.album_twins.get(token, token)  # routes of album links: the caller's album link
     url = (
         path.replace("{photo_id}", photo_id)
         .replace("{clip_id}", clip_id)
@@ -336,6 +378,7 @@ SUCCESS = {
     ("DELETE", "/api/clips/{clip_id}"): {204},
     ("POST", "/api/photos/{photo_id}/clips"): {202},
     ("POST", "/api/clips/{clip_id}/shares"): {201},
+    ("POST", "/api/albums/{album_id}/shares"): {201},
     ("POST", "/api/albums/{album_id}/film"): {202},
     ("POST", "/api/albums"): {201},
     ("DELETE", "/api/albums/{album_id}"): {204},
@@ -903,8 +946,9 @@ def test_listings_show_the_links_of_every_clip_and_mark_expired_ones(family: Fam
     """A new clip of a photo must not hide the older clip's links: a link nobody sees cannot be revoked."""
     newer_clip = family.ready_clip(family.photo_id)
     newer_share, _ = family.share(newer_clip)
-    revoked = _share_ids(family, Share.revoked_at.is_not(None))
-    expired = _share_ids(family, Share.expires_at < utcnow())
+    clip_links = Share.clip_id.is_not(None)
+    revoked = _share_ids(family, Share.revoked_at.is_not(None), clip_links)
+    expired = _share_ids(family, Share.expires_at < utcnow(), clip_links)
     assert len(revoked) == 1 and len(expired) == 1
 
     listed = family.member.get(f"/api/photos/{family.photo_id}/shares").json()
@@ -923,6 +967,12 @@ def test_listings_show_the_links_of_every_clip_and_mark_expired_ones(family: Fam
     }
     assert of_clip == {family.share_id: "live"} | dict.fromkeys(expired, "expired")
     assert everything.items() >= of_clip.items() and newer_share in everything
+    of_album = {
+        share["id"]: share for share in family.member.get(f"/api/albums/{family.album_id}/shares").json()
+    }
+    assert {s["kind"] for s in of_album.values()} == {"album"} and len(of_album) == 2  # live and expired
+    assert all(s["album_id"] == family.album_id and s["clip_id"] is None for s in of_album.values())
+    assert {s: everything[s] for s in of_album} == {s: of_album[s]["status"] for s in of_album}
     assert not revoked & (everything.keys() | of_clip.keys() | by_id.keys())
 
 
@@ -948,13 +998,21 @@ def test_the_links_page_lists_every_link_with_what_it_shows_and_how_often_it_was
     assert page.status_code == 200
     rows = dict(re.findall(r'data-share-id="(\w+)"\s+data-status="(\w+)"', page.text))
     expired = _share_ids(family, Share.expires_at < utcnow())
-    assert len(expired) == 1 and {family.share_id, locked_id} < rows.keys()
+    assert len(expired) == 2 and {family.share_id, locked_id} < rows.keys()  # a clip's and an album's
     not_revoked = _share_ids(family, Share.revoked_at.is_(None))
     assert rows == {s: "expired" if s in expired else "live" for s in not_revoked}
     row = page.text.split(f'data-share-id="{family.share_id}"', 1)[1].split('<li class="link-row', 1)[0]
+    database = Database(family.settings.sqlalchemy_url)
+    with database.session() as session:
+        photo = session.get(Photo, family.photo_id)
+        assert photo is not None
+        day = photo.taken.title  # titled by the day, as the photo page is: never by the file's name
+    database.dispose()
+    assert "family.png" not in row
     for fact in (
         f'src="/media/photos/{family.photo_id}/thumb.jpg"',
-        "family.png",
+        f'data-title="{day}"',
+        f">{day}</a>",
         "Opened 2 times",
         "Never expires",
         "No password",
@@ -965,6 +1023,18 @@ def test_the_links_page_lists_every_link_with_what_it_shows_and_how_often_it_was
         assert fact in row, fact
     locked_row = page.text.split(f'data-share-id="{locked_id}"', 1)[1].split('<li class="link-row', 1)[0]
     assert "Not opened yet" in locked_row and "Password" in locked_row and "View only" in locked_row
+    # An album link is listed by the album's title and cover.
+    album_row = page.text.split('data-status="live" data-kind="album"', 1)[1]
+    album_row = album_row.split('<li class="link-row', 1)[0]
+    for fact in (
+        'data-title="Films"',
+        ">Films</a>",
+        f'href="/albums/{family.album_id}"',
+        f'src="/media/photos/{family.photo_id}/thumb.jpg"',
+        "Album · 1 photo",
+        "Downloads allowed",
+    ):
+        assert fact in album_row, fact
     opens = {share["id"]: share["opens"] for share in family.member.get("/api/shares").json()}
     assert opens[family.share_id] == 2 and opens[locked_id] == 0
 

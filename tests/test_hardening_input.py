@@ -385,8 +385,11 @@ def _has_gps(data: bytes) -> bool:
 
 
 @pytest.fixture(scope="module")
-def shared_gps_photos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, list[str]]]:
-    """Two photos that carry GPS, each with a ready clip and a downloadable share link; the share paths."""
+def shared_gps_photos(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[TestClient, list[str], list[str]]]:
+    """Two photos that carry GPS, each with a ready clip and a downloadable share link, and an album of both
+    with a downloadable album link; the clip links' paths, and the album link's paths of each photo."""
     root = tmp_path_factory.mktemp("gps")
     settings = Settings(
         data_dir=root / "data", secret_key="gps-secret-" + "g" * 20, clip_long_side=256, default_seconds=1.0
@@ -409,7 +412,14 @@ def shared_gps_photos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tupl
                 headers={"X-CSRF-Token": csrf},
             )
             bases.append("/s/" + share.json()["url"].rsplit("/", 1)[1])
-        yield TestClient(client.app), bases
+        headers = {"X-CSRF-Token": csrf}
+        album = client.post("/api/albums", json={"title": "Lisbon"}, headers=headers).json()["id"]
+        photo_ids = [item["id"] for item in items]
+        client.post(f"/api/albums/{album}/photos", json={"photo_ids": photo_ids}, headers=headers)
+        link = client.post(f"/api/albums/{album}/shares", json={"allow_download": True}, headers=headers)
+        album_base = "/s/" + link.json()["url"].rsplit("/", 1)[1]
+        photo_bases = [f"{album_base}/photos/{photo_id}" for photo_id in photo_ids]
+        yield TestClient(client.app), bases, [album_base, *photo_bases]
     database.dispose()
 
 
@@ -418,16 +428,35 @@ SHARE_SUFFIXES = ["", "/video", "/poster", "/photo", "/download/video", "/downlo
 
 @pytest.mark.parametrize("suffix", SHARE_SUFFIXES, ids=lambda s: s or "page")
 def test_share_routes_carry_no_gps_and_no_file_name(
-    shared_gps_photos: tuple[TestClient, list[str]], suffix: str
+    shared_gps_photos: tuple[TestClient, list[str], list[str]], suffix: str
 ) -> None:
-    public, bases = shared_gps_photos
+    public, bases, _ = shared_gps_photos
     for base in bases:
-        for response in (public.get(base + suffix), public.get(base + suffix, headers={"Range": "bytes=0-"})):
-            assert response.status_code in (200, 206), (base + suffix, response.status_code)
-            content = response.content
-            headers = "\n".join(f"{k}: {v}" for k, v in response.headers.items())
-            assert SECRET_NAME.lower().encode() not in (content + headers.encode()).lower()
-            assert b"Exif\x00\x00" not in content and b"xmpmeta" not in content
-            assert b"\xa9xyz" not in content  # the MP4 location atom
-            if response.headers["content-type"] == "image/jpeg":
-                assert not _has_gps(content) and not Image.open(io.BytesIO(content)).getexif()
+        _assert_nothing_private(public, base + suffix)
+
+
+ALBUM_LINK_SUFFIXES = ["/video", "/poster", "/photo", "/thumb", "/download/video", "/download/photo"]
+
+
+@pytest.mark.parametrize("suffix", ALBUM_LINK_SUFFIXES)
+def test_album_link_routes_carry_no_gps_and_no_file_name(
+    shared_gps_photos: tuple[TestClient, list[str], list[str]], suffix: str
+) -> None:
+    public, _, (album_base, *photo_bases) = shared_gps_photos
+    if suffix == "/video":
+        _assert_nothing_private(public, album_base)  # the album's page, once
+    for base in photo_bases:
+        _assert_nothing_private(public, base + suffix)
+
+
+def _assert_nothing_private(public: TestClient, path: str) -> None:
+    """No GPS, EXIF, XMP, MP4 location or uploaded file name in the body or headers, whole or by range."""
+    for response in (public.get(path), public.get(path, headers={"Range": "bytes=0-"})):
+        assert response.status_code in (200, 206), (path, response.status_code)
+        content = response.content
+        headers = "\n".join(f"{k}: {v}" for k, v in response.headers.items())
+        assert SECRET_NAME.lower().encode() not in (content + headers.encode()).lower()
+        assert b"Exif\x00\x00" not in content and b"xmpmeta" not in content
+        assert b"\xa9xyz" not in content  # the MP4 location atom
+        if response.headers["content-type"] == "image/jpeg":
+            assert not _has_gps(content) and not Image.open(io.BytesIO(content)).getexif()

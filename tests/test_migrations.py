@@ -12,9 +12,11 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from app.config import Settings
+from app.db import Database
 from app.migrate import alembic_config
 from app.models import Base
 from tests.conftest import POSTGRES_ADMIN_URL, service_reachable
@@ -94,3 +96,69 @@ def test_every_revision_steps_down_and_up_one_at_a_time(empty_database_url: str)
         command.downgrade(config, "-1")
         assert _current_revision(empty_database_url) == revision.down_revision
     assert _tables(empty_database_url) == set()
+
+
+def test_album_links_keep_existing_clip_links_and_allow_exactly_one_target(empty_database_url: str) -> None:
+    """0007: a clip link made before it is untouched; afterwards a link names a clip or an album, not both."""
+    config = alembic_config(empty_database_url)
+    command.upgrade(config, "0006")
+    now = "2026-12-01 10:00:00+00:00"
+    engine = Database(empty_database_url).engine  # as the app connects: SQLite enforces foreign keys
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO users (id, email, password_hash, is_admin, created_at) "
+                    "VALUES ('u1', 'a@example.com', 'x', true, :now)"
+                ),
+                {"now": now},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO photos (id, owner_id, sha256, original_name, format, width, height,"
+                    " size_bytes, created_at, taken_at, taken_at_source) VALUES"
+                    " ('p1', 'u1', 'h', 'a.jpg', 'jpeg', 4, 3, 10, :now, '2026-12-01 10:00:00', 'upload')"
+                ),
+                {"now": now},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO clips (id, photo_id, status, progress, engine, settings, attempts,"
+                    " created_at) VALUES ('c1', 'p1', 'ready', 1.0, 'parallax', '{}', 1, :now)"
+                ),
+                {"now": now},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO shares (id, clip_id, token_hash, created_by, allow_download, password_hash,"
+                    " created_at, expires_at, revoked_at, opens)"
+                    " VALUES ('s1', 'c1', 'hash1', 'u1', true, 'pw', :now, NULL, NULL, 3)"
+                ),
+                {"now": now},
+            )
+            before = conn.execute(text("SELECT * FROM shares")).mappings().one()
+
+        command.upgrade(config, "head")
+        with engine.begin() as conn:
+            after = dict(conn.execute(text("SELECT * FROM shares")).mappings().one())
+            conn.execute(
+                text("INSERT INTO albums (id, title, description, created_at) VALUES ('a1', 'T', '', :now)"),
+                {"now": now},
+            )
+        assert after.pop("album_id") is None
+        assert after == dict(before)
+
+        insert = (
+            "INSERT INTO shares (id, clip_id, album_id, token_hash, allow_download, created_at, opens)"
+            " VALUES (:id, :clip, :album, :id, false, :now, 0)"
+        )
+        with engine.begin() as conn:
+            conn.execute(text(insert), {"id": "s2", "clip": None, "album": "a1", "now": now})
+        for clip, album in (("c1", "a1"), (None, None)):
+            with pytest.raises(IntegrityError), engine.begin() as conn:
+                conn.execute(text(insert), {"id": "s3", "clip": clip, "album": album, "now": now})
+        with engine.begin() as conn:  # the album's deletion takes its link with it
+            conn.execute(text("DELETE FROM albums WHERE id = 'a1'"))
+            assert conn.execute(text("SELECT id FROM shares")).scalars().all() == ["s1"]
+    finally:
+        engine.dispose()

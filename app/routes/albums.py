@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from app.deps import SessionDep, album_or_404
+from app.deps import SessionDep, SettingsDep, album_or_404
 from app.routes.pages import PageAuth, render
+from app.urls import only_this_computer
 
 router = APIRouter(include_in_schema=False)
 
@@ -17,6 +18,9 @@ def albums_page(request: Request, auth: PageAuth) -> HTMLResponse:
 
 
 @router.get("/albums/{album_id}")
-def album_page(album_id: str, request: Request, auth: PageAuth, session: SessionDep) -> HTMLResponse:
+def album_page(
+    album_id: str, request: Request, auth: PageAuth, session: SessionDep, settings: SettingsDep
+) -> HTMLResponse:
     album = album_or_404(session, album_id)
-    return render(request, "album.html", auth, album=album)
+    # Where links are made, say so when they would open on this computer only.
+    return render(request, "album.html", auth, album=album, local_only=only_this_computer(request, settings))

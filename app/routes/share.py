@@ -1,87 +1,63 @@
-"""Public share links: `/s/{token}` and its files. Nothing here needs an account.
+"""Public share links: `/s/{token}`, its password, and a clip link's files. Nothing here needs an account.
 
-Every route resolves the token itself, so a link reaches its own clip and photo and nothing else, and a
-revoked or expired link is a plain 404 everywhere.
+Every route resolves the token itself, so a link reaches its own clip (or album, shared_album.py) and
+nothing else, and a revoked or expired link is a plain 404 everywhere.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from app.deps import ServicesDep, SessionDep, SettingsDep
 from app.login_throttle import check_throttle, record_failure
 from app.models import Share
-from app.sharing import count_open, find_live_share, password_ok
+from app.routes.share_link import (
+    SHARE_COOKIE,
+    ClipShare,
+    LiveShare,
+    is_locked,
+    public_page,
+    shared_file,
+    unlock_value,
+)
+from app.routes.shared_album import album_page
+from app.sharing import count_open, password_ok
 from app.urls import absolute_url
 
 router = APIRouter(prefix="/s", include_in_schema=False)
 
-SHARE_COOKIE = "vivant_share"
-# Shared files may be cached by the browser only, and re-checked so that a revoke takes effect.
-SHARE_CACHE = "private, no-cache"
 SHARE_PASSWORD_TRIES = 10
 # Per address, across links. Counted apart from sign-ins: guessing at a link must not lock the family out.
 SHARE_PASSWORD_TRIES_PER_ADDRESS = 20
-
-
-def _unlock_value(share: Share, secret: str) -> str:
-    # Bound to the password hash: changing the password locks every browser out again.
-    message = f"{share.id}:{share.password_hash}".encode()
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
-
-
-def live_share(token: str, session: SessionDep, settings: SettingsDep) -> Share:
-    share = find_live_share(session=session, token=token, secret=settings.session_secret)
-    if share is None:
-        raise HTTPException(404, "this link does not exist, has expired or was revoked")
-    return share
-
-
-LiveShare = Annotated[Share, Depends(live_share)]
-
-
-def unlocked_share(request: Request, share: LiveShare, settings: SettingsDep) -> Share:
-    if share.password_hash is not None:
-        given = request.cookies.get(SHARE_COOKIE, "")
-        if not hmac.compare_digest(given, _unlock_value(share, settings.session_secret)):
-            raise HTTPException(401, "this link needs its password")
-    return share
-
-
-UnlockedShare = Annotated[Share, Depends(unlocked_share)]
 
 
 @router.get("/{token}", response_model=None)
 def share_page(
     token: str, request: Request, share: LiveShare, session: SessionDep, settings: SettingsDep
 ) -> HTMLResponse:
-    templates = request.app.state.templates
-    locked = share.password_hash is not None and not hmac.compare_digest(
-        request.cookies.get(SHARE_COOKIE, ""), _unlock_value(share, settings.session_secret)
-    )
+    locked = is_locked(request, share, settings.session_secret)
     if not locked and request.method == "GET":
         count_open(session=session, share=share)
-    clip = share.clip
+    if share.album is not None:
+        return album_page(request, share, session, settings, token=token, locked=locked)
+    templates = request.app.state.templates
     base = f"/s/{token}"
     context = {
         "locked": locked,
         "share": share,
-        "clip": clip,
+        "clip": share.clip,
         "base": base,
         "page_url": absolute_url(request, settings, base),
         "video_url": absolute_url(request, settings, f"{base}/video"),
         "poster_url": absolute_url(request, settings, f"{base}/poster"),
         "error": request.query_params.get("error"),
     }
-    response = templates.TemplateResponse(request, "share.html", context, status_code=401 if locked else 200)
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+    return public_page(
+        templates.TemplateResponse(request, "share.html", context, status_code=401 if locked else 200)
+    )
 
 
 @router.post("/{token}/unlock", response_model=None)
@@ -93,7 +69,7 @@ def unlock(
     settings: SettingsDep,
     password: Annotated[str, Form(max_length=1024)],
 ) -> Response:
-    """The password travels in the POST body, never in a URL."""
+    """The password travels in the POST body, never in a URL. The same for clip and album links."""
     address = request.client.host if request.client else "unknown"
     keys = [f"share:{share.id}", f"share-address:{address}"]
     check_throttle(session, keys, limits=[SHARE_PASSWORD_TRIES, SHARE_PASSWORD_TRIES_PER_ADDRESS])
@@ -103,7 +79,7 @@ def unlock(
     response = RedirectResponse(f"/s/{token}", status_code=303)
     response.set_cookie(
         SHARE_COOKIE,
-        _unlock_value(share, settings.session_secret),
+        unlock_value(share, settings.session_secret),
         httponly=True,
         samesite="lax",
         path=f"/s/{token}",
@@ -112,9 +88,10 @@ def unlock(
     return response
 
 
-def _shared_file(path_kind: str, share: Share, services: ServicesDep, download: bool = False) -> FileResponse:
+def _clip_file(path_kind: str, share: Share, services: ServicesDep, download: bool = False) -> FileResponse:
     store = services.store
     clip = share.clip
+    assert clip is not None  # ClipShare lets only clip links through
     paths = {
         "video": (store.video(clip.id), "video/mp4", "clip.mp4"),
         "poster": (store.poster(clip.id), "image/jpeg", "poster.jpg"),
@@ -122,35 +99,26 @@ def _shared_file(path_kind: str, share: Share, services: ServicesDep, download: 
         "photo": (store.display(clip.photo_id), "image/jpeg", "photo.jpg"),
     }
     path, media_type, filename = paths[path_kind]
-    if not path.is_file():
-        raise HTTPException(404, "file not found")
-    headers = {"Cache-Control": SHARE_CACHE, "Referrer-Policy": "no-referrer"}
-    return FileResponse(
-        path,
-        media_type=media_type,
-        headers=headers,
-        filename=filename if download else None,
-        content_disposition_type="attachment" if download else "inline",
-    )
+    return shared_file(path, media_type, filename, download=download)
 
 
 @router.get("/{token}/video")
-def shared_video(share: UnlockedShare, services: ServicesDep) -> FileResponse:
-    return _shared_file("video", share, services)
+def shared_video(share: ClipShare, services: ServicesDep) -> FileResponse:
+    return _clip_file("video", share, services)
 
 
 @router.get("/{token}/poster")
-def shared_poster(share: UnlockedShare, services: ServicesDep) -> FileResponse:
-    return _shared_file("poster", share, services)
+def shared_poster(share: ClipShare, services: ServicesDep) -> FileResponse:
+    return _clip_file("poster", share, services)
 
 
 @router.get("/{token}/photo")
-def shared_photo(share: UnlockedShare, services: ServicesDep) -> FileResponse:
-    return _shared_file("photo", share, services)
+def shared_photo(share: ClipShare, services: ServicesDep) -> FileResponse:
+    return _clip_file("photo", share, services)
 
 
 @router.get("/{token}/download/{kind}")
-def shared_download(kind: str, share: UnlockedShare, services: ServicesDep) -> FileResponse:
+def shared_download(kind: str, share: ClipShare, services: ServicesDep) -> FileResponse:
     if not share.allow_download or kind not in ("video", "photo"):
         raise HTTPException(404, "downloads are not allowed for this link")
-    return _shared_file(kind, share, services, download=True)
+    return _clip_file(kind, share, services, download=True)

@@ -19,8 +19,6 @@ document.addEventListener("DOMContentLoaded", () => {
   const aboutWords = document.querySelector("[data-about-words]");
   const metricsList = document.querySelector("[data-metrics-list]");
   const dialog = document.querySelector("[data-share-dialog]");
-  const shareForm = document.querySelector("[data-share-form]");
-  const shareResult = document.querySelector("[data-share-result]");
   let viewing = null; // the id of a clip the member chose to watch; null: the one shown everywhere
   let drawn = ""; // "<clip id>:<status>" of what the clip panel shows, so polling only redraws on change
   let sharesByClip = new Map(); // clip id -> how many links show it (the delete confirm says so)
@@ -407,62 +405,12 @@ document.addEventListener("DOMContentLoaded", () => {
     sharesBox.hidden = result.data.length === 0;
   }
 
-  function openShareDialog() {
-    shareForm.reset();
-    shareForm.hidden = false;
-    shareResult.hidden = true;
-    showError(shareForm.querySelector(".form-error"), "");
-    dialog.showModal();
-  }
-
-  shareForm.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const clip = viewed();
-    const formError = shareForm.querySelector(".form-error");
-    const password = shareForm.elements.password.value;
-    if (password && password.length < 4) {
-      showError(formError, "A password needs at least 4 characters (or leave it empty).");
-      return;
-    }
-    const body = { allow_download: shareForm.elements.allow_download.checked };
-    if (shareForm.elements.expires.value) body.expires_in_days = Number(shareForm.elements.expires.value);
-    if (password) body.password = password;
-    const submit = shareForm.querySelector('button[type="submit"]');
-    submit.disabled = true;
-    const result = await api("POST", `/api/clips/${encodeURIComponent(clip.id)}/shares`, body);
-    submit.disabled = false;
-    if (!result.ok) {
-      showError(formError, result.error);
-      return;
-    }
-    shareForm.hidden = true;
-    shareResult.hidden = false;
-    const urlBox = shareResult.querySelector("[data-share-url]");
-    urlBox.value = result.data.url;
-    urlBox.select();
-    loadShares();
+  // The dialog is share-form.js's; the link is made for the clip being watched.
+  const shareDialog = window.VivantShareForm.create(dialog, {
+    endpoint: () => `/api/clips/${encodeURIComponent(viewed().id)}/shares`,
+    created: loadShares,
   });
-
-  shareResult.querySelector("[data-copy]").addEventListener("click", async (event) => {
-    const urlBox = shareResult.querySelector("[data-share-url]");
-    const button = event.currentTarget;
-    try {
-      await navigator.clipboard.writeText(urlBox.value);
-      button.textContent = "Copied";
-    } catch {
-      // No clipboard permission (plain http on a LAN address): leave it selected for Ctrl+C.
-      urlBox.select();
-      button.textContent = "Press Ctrl+C";
-    }
-    setTimeout(() => {
-      button.textContent = "Copy";
-    }, 2000);
-  });
-
-  for (const close of dialog.querySelectorAll("[data-close-dialog]")) {
-    close.addEventListener("click", () => dialog.close());
-  }
-  shareButton.addEventListener("click", openShareDialog);
+  shareButton.addEventListener("click", shareDialog.open);
 
   // ---- Progress, new clips, deletion -------------------------------------------------------------
 
