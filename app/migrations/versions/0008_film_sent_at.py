@@ -1,7 +1,7 @@
 """films.sent_at: when a film's task was last handed to the broker, so that the reconciler sends lost ones
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-02 10:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from app.models import UTCDateTime
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
