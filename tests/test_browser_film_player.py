@@ -21,7 +21,7 @@ from worker.video import VideoInfo, probe
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 PHOTOS = [FIXTURES / "photos" / name for name in ("hopper.jpg", "einstein.jpg")]
 ADMIN = ("nana@example.org", "a long family password")
-# The server's clips last 2 s; a film step (clip, 2 s hold, 0.8 s fade) is well within this.
+# The server's clips last 2 s; a film step (clip, 1.5 s hold, 0.75 s fade) is well within this.
 STEP_MS = 20_000
 
 pytestmark = [
@@ -108,7 +108,7 @@ def test_an_album_plays_as_a_film(server: str, tmp_path: Path) -> None:
         expect(page.locator(".player-title")).to_have_text(re.compile(r"\b20\d\d$"))
         expect(page.locator(".player-original")).to_have_attribute("href", f"/photos/{order[0]}")
         page.wait_for_function(VIDEO_PAST, arg=[0, 0.3], timeout=STEP_MS)
-        assert page.evaluate(FADE_DURATION) == "0.8s"
+        assert page.evaluate(FADE_DURATION) == f"{FilmTiming().fade_s}s"  # as long as the exported film's
         DOCS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(DOCS / "film.jpg"), quality=80)
 

@@ -4,9 +4,17 @@
 "use strict";
 
 window.VivantPlayer = (() => {
-  const HOLD_MS = 2000; // the still at the end of a clip, before the fade
-  const STILL_MS = 4000; // a photo without a clip
-  const FADE_MS = 800; // keep in step with .player-layer's transition in app.css
+  // The exported film's timing (worker/film_plan.py FilmTiming), which the page carries in a meta tag.
+  const timing = (() => {
+    try {
+      return JSON.parse(document.querySelector('meta[name="vivant-film-timing"]').content);
+    } catch {
+      return {};
+    }
+  })();
+  const HOLD_MS = timing.hold_ms ?? 1500; // the still at the end of a clip, before the fade
+  const STILL_MS = timing.still_ms ?? 3000; // a photo without a clip
+  const FADE_MS = timing.fade_ms ?? 750; // .player-layer's transition reads it from --player-fade
   const SWIPE_PX = 50;
   const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
   let playing = null; // the one open player
@@ -89,6 +97,7 @@ window.VivantPlayer = (() => {
       end,
       el("div", { className: "player-bar player-controls" }, previous, toggle, next),
     );
+    overlay.style.setProperty("--player-fade", `${FADE_MS}ms`);
 
     // Everything behind the dialog is out of reach of the keyboard and of screen readers while it is open.
     const inerted = [...document.body.children].filter((node) => !node.inert);
