@@ -47,7 +47,7 @@ _GRABCUT_SEED = 7
 # _SUBJECT, and a subject that is not a person is rounded by +-_ROUNDING (its middle nearest).
 _FAR, _BACK = 0.0, 0.55
 _SUBJECT = 0.85
-_ROUNDING = 0.08
+_ROUNDING = 0.15
 
 Box = tuple[int, int, int, int]
 
