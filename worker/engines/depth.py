@@ -44,7 +44,7 @@ _SEGMENT_SIDE = 96
 _GRABCUT_SEED = 7
 
 # Depth levels (0 = farthest, 1 = nearest): the background spans _FAR.._BACK, the subject stands at
-# _SUBJECT, and a subject that is not a person is rounded by +-_ROUNDING (its middle nearest).
+# _SUBJECT, and a subject that is not a person is rounded by +-_ROUNDING or more (its middle nearest).
 _FAR, _BACK = 0.0, 0.55
 _SUBJECT = 0.85
 _ROUNDING = 0.15
@@ -272,7 +272,11 @@ def _weight_free_depth(
         inside = (subject > 0.5).astype(np.uint8)
         distance = cv2.distanceTransform(inside, cv2.DIST_L2, 3)
         bulge = np.sqrt(distance / max(float(distance.max()), 1.0))
-        level = level - _ROUNDING + 2.0 * _ROUNDING * bulge
+        # A subject that fills the frame is close to the lens, where its own depth is a large part of
+        # its distance: it is rounded more (up to twice as much).
+        area = float(inside.mean())
+        rounding = _ROUNDING * (1.0 + float(np.clip((area - 0.25) / 0.35, 0.0, 1.0)))
+        level = np.minimum(1.0, level - rounding + 2.0 * rounding * bulge)
     depth = background + subject * (np.maximum(level, background) - background)
     gray01 = gray.astype(np.float32) / 255.0
     return guided_filter(gray01, depth, max(2, round(0.02 * max(h, w))), eps=1e-2)
