@@ -186,6 +186,7 @@ def estimate_scene(image: np.ndarray, *, depth_hint: np.ndarray | None = None) -
     h, w = small.shape[:2]
     gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
     focus_map = defocus(cv2.cvtColor(larger, cv2.COLOR_RGB2GRAY), size=(w, h))
+    salient = colour_saliency(small)
 
     # 1. Where is the subject? A face decides; otherwise what is salient, in focus and central.
     faces = detect_faces(gray)
@@ -198,7 +199,7 @@ def estimate_scene(image: np.ndarray, *, depth_hint: np.ndarray | None = None) -
     else:
         c = focus_map.confidence
         focused = c * focus_map.sharp + (1.0 - c) * sharpness(gray)
-        cue = (0.5 * colour_saliency(small) + focused) * _centre_prior(h, w)
+        cue = (0.5 * salient + focused) * _centre_prior(h, w)
         prior = (cue > np.percentile(cue, 65)).astype(np.float32)
 
     # 2. Segment it; a mask that is implausibly tiny or fills the frame falls back to the prior.
@@ -218,7 +219,7 @@ def estimate_scene(image: np.ndarray, *, depth_hint: np.ndarray | None = None) -
     if depth_hint is not None:
         depth = _hint_at(depth_hint, (w, h))
     else:
-        depth = _weight_free_depth(small, gray, subject, focus_map, rounded=not faces)
+        depth = _weight_free_depth(small, gray, subject, focus_map, salient, rounded=not faces)
     depth = np.clip(cv2.GaussianBlur(depth, (0, 0), 1.5), 0.0, 1.0)
 
     if faces:
@@ -240,7 +241,13 @@ def estimate_scene(image: np.ndarray, *, depth_hint: np.ndarray | None = None) -
 
 
 def _weight_free_depth(
-    small: np.ndarray, gray: np.ndarray, subject: np.ndarray, focus: Focus, *, rounded: bool
+    small: np.ndarray,
+    gray: np.ndarray,
+    subject: np.ndarray,
+    focus: Focus,
+    salient: np.ndarray,
+    *,
+    rounded: bool,
 ) -> np.ndarray:
     """The background from layout (a ground ramp, or a ramp towards the vanishing point), focus and
     saliency, made constant-ish per superpixel so it changes at objects' edges; the sky farthest; the
@@ -261,7 +268,7 @@ def _weight_free_depth(
     # 2. What is in focus is near, when the depth of field is shallow enough to tell.
     weights = {"layout": 1.0, "focus": 1.2 * focus.confidence, "saliency": 0.3}
     cue = weights["layout"] * layout + weights["focus"] * focus.sharp
-    cue = (cue + weights["saliency"] * colour_saliency(small)) / sum(weights.values())
+    cue = (cue + weights["saliency"] * salient) / sum(weights.values())
     # 3. One depth a region, then the sky pushed back to the far plane.
     cue = region_mean(cue, superpixels(small))
     cue = normalise(cue) * (1.0 - sky_mask(small))
