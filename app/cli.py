@@ -539,15 +539,15 @@ def metrics(clip: Path, photo: Path | None) -> None:
     "--repeat", type=click.IntRange(1), default=3, show_default=True, help="runs timed; the best is kept"
 )
 def bench(photos: tuple[Path, ...], out: Path, repeat: int) -> None:
-    """Render photos (files or folders; in a checkout, its test photos by default), print the table of
-    motion targets beside ffmpeg's zoompan, and write a contact sheet per clip."""
-    from worker.bench import CHECKOUT_PHOTOS, photos_in, run
+    """Render photos (files or folders; in a checkout, its test photos and scenes by default), print the
+    table of motion targets beside ffmpeg's zoompan, and write a contact sheet per clip."""
+    from worker.bench import CHECKOUT_PHOTOS, CHECKOUT_SCENES, photos_in, run
 
     if not photos and not CHECKOUT_PHOTOS.is_dir():
         raise click.UsageError(
             "name the photos to bench, or a folder of them: vivant bench PHOTO_OR_FOLDER ..."
         )
-    found = photos_in(list(photos) or [CHECKOUT_PHOTOS])
+    found = photos_in(list(photos) or [d for d in (CHECKOUT_PHOTOS, CHECKOUT_SCENES) if d.is_dir()])
     if not found:
         raise click.UsageError(f"no photos in {', '.join(map(str, photos))}")
     run(found, out, repeat)

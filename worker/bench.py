@@ -1,6 +1,7 @@
 """The CPU engine on photos against the motion targets, beside ffmpeg's zoompan Ken Burns recipe.
 
-`vivant bench [PHOTO|FOLDER ...] [--out DIR] [--repeat N]`; in a checkout, without photos, the test photos.
+`vivant bench [PHOTO|FOLDER ...] [--out DIR] [--repeat N]`; in a checkout, without photos, the test photos
+and scenes.
 For each photo: a whole `vivant animate` process at default settings, once plain and once with --loop,
 then the zoompan recipe people use today on the same photo at the same size; every clip is decoded back
 and measured by worker/metrics.py. Prints one table with the targets each row misses, and writes a
@@ -36,6 +37,8 @@ from worker.video import probe
 
 # Photos a checkout carries, relative to the working directory: an installed wheel has none.
 CHECKOUT_PHOTOS = Path("tests") / "fixtures" / "photos"
+# With them by default: scenes with no person in front, where the depth cues do the work.
+CHECKOUT_SCENES = Path("tests") / "fixtures" / "scenes"
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".heic", ".heif", ".webp", ".avif", ".gif", ".tif", ".tiff"}
 SPEC = MotionSpec()  # the defaults `vivant animate` uses: 4 s at 24 fps, 1280 long side, gentle
 

@@ -1,13 +1,19 @@
 """Depth and subject from the photo alone, with no model weights.
 
-Cues: frontal faces (OpenCV's bundled Haar cascade), spectral-residual saliency, local sharpness (the
-subject is usually the part in focus) and position priors (lower is nearer, the subject sits near the
-centre). They seed a GrabCut segmentation of the subject; depth is then a smooth ground ramp with the
-subject standing in front of it. The background ramp is deliberately featureless: texture in a depth
-map makes walls and skies swim, while one clean subject layer gives the parallax people notice.
+The subject: a frontal face (OpenCV's bundled Haar cascade) decides; without one, what is salient, in
+focus and central. Either seeds a GrabCut segmentation, snapped to the photo's edges by a guided filter
+so the layer follows hair and shoulders.
 
-Everything runs on a small copy of the photo (tens of milliseconds); a guided filter snaps the subject's
-edge to the photo's own edges there, so the layer edge follows hair and shoulders.
+The depth behind it combines cues that hold for most photos (worker/engines/cues.py): the layout (lower
+is nearer, or, where receding lines meet at a vanishing point, far towards that point), defocus (with a
+shallow depth of field the sharp plane is near), colour saliency, and the sky (worker/engines/regions.py),
+which is always the farthest. The mix is averaged per superpixel, so depth changes where objects end
+and not across their texture, and the subject stands in front: a person as one flat layer, anything
+else rounded, its middle nearest. Texture in a depth map makes walls and skies swim, so the result is
+smooth within regions.
+
+Everything runs on a small copy of the photo (tens of milliseconds); a learned depth map can be given
+instead of the cues (`depth_hint`).
 """
 
 from __future__ import annotations
@@ -18,14 +24,30 @@ from functools import cache
 import cv2
 import numpy as np
 
+from worker.engines.cues import (
+    Focus,
+    defocus,
+    guided_filter,
+    normalise,
+    perspective_ramp,
+    region_mean,
+    superpixels,
+    vanishing_point,
+)
+from worker.engines.regions import sky_mask
+
+__all__ = ["Scene", "estimate_scene", "guided_filter", "spectral_saliency", "upsample", "working_copy"]
+
 # Long side of the working copy: enough for faces of a tenth of the frame, cheap for GrabCut.
 WORK_SIDE = 256
 _SEGMENT_SIDE = 96
 _GRABCUT_SEED = 7
 
-# Depth levels (0 = farthest, 1 = nearest) of the layers the estimate is built from.
-_FAR, _GROUND = 0.0, 0.35
+# Depth levels (0 = farthest, 1 = nearest): the background spans _FAR.._BACK, the subject stands at
+# _SUBJECT, and a subject that is not a person is rounded by +-_ROUNDING or more (its middle nearest).
+_FAR, _BACK = 0.0, 0.55
 _SUBJECT = 0.85
+_ROUNDING = 0.15
 
 Box = tuple[int, int, int, int]
 
@@ -46,10 +68,7 @@ class Scene:
 
 
 def working_copy(image: np.ndarray) -> np.ndarray:
-    h, w = image.shape[:2]
-    scale = min(1.0, WORK_SIDE / max(h, w))
-    size = (max(8, round(w * scale)), max(8, round(h * scale)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return _resized(image, WORK_SIDE)
 
 
 @cache
@@ -81,18 +100,22 @@ def spectral_saliency(gray: np.ndarray) -> np.ndarray:
     saliency = np.abs(np.fft.ifft2(np.exp(residual + 1j * np.angle(spectrum)))) ** 2
     saliency = cv2.GaussianBlur(saliency.astype(np.float32), (0, 0), 3)
     saliency = cv2.resize(saliency, gray.shape[::-1], interpolation=cv2.INTER_LINEAR)
-    return _normalise(saliency)
+    return normalise(saliency)
+
+
+def colour_saliency(rgb: np.ndarray) -> np.ndarray:
+    """Spectral saliency of lightness and of both colour axes: a red flower on green leaves stands out
+    in colour more than in brightness."""
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)
+    return normalise(
+        sum((spectral_saliency(lab[..., i]) for i in range(3)), np.zeros(lab.shape[:2], np.float32))
+    )
 
 
 def sharpness(gray: np.ndarray) -> np.ndarray:
     """Local focus, 0..1: Laplacian energy pooled over about a twentieth of the frame."""
     lap = np.abs(cv2.Laplacian(gray.astype(np.float32) / 255.0, cv2.CV_32F, ksize=3))
-    return _normalise(cv2.GaussianBlur(lap, (0, 0), max(2.0, 0.05 * max(gray.shape))))
-
-
-def _normalise(values: np.ndarray) -> np.ndarray:
-    low, high = np.percentile(values, (2, 99))
-    return np.clip((values - low) / max(high - low, 1e-6), 0.0, 1.0).astype(np.float32)
+    return normalise(cv2.GaussianBlur(lap, (0, 0), max(2.0, 0.05 * max(gray.shape))))
 
 
 def _centre_prior(h: int, w: int) -> np.ndarray:
@@ -150,26 +173,20 @@ def _segment(image: np.ndarray, prior: np.ndarray, core: np.ndarray | None) -> n
     return cv2.resize(subject.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float) -> np.ndarray:
-    """He et al.'s guided filter: `source` smoothed, except across the edges of `guide` (both float32)."""
-    size = (2 * radius + 1, 2 * radius + 1)
-    mean_i = cv2.blur(guide, size)
-    mean_p = cv2.blur(source, size)
-    cov = cv2.blur(guide * source, size) - mean_i * mean_p
-    var = cv2.blur(guide * guide, size) - mean_i * mean_i
-    a = cov / (var + eps)
-    b = mean_p - a * mean_i
-    return cv2.blur(a, size) * guide + cv2.blur(b, size)
-
-
 def estimate_scene(image: np.ndarray, *, depth_hint: np.ndarray | None = None) -> Scene:
     """Depth and subject of an RGB uint8 photo, computed on a working copy of WORK_SIDE px.
 
-    `depth_hint` (float32 HxW 0..1, 1 = near, any size), a learned depth map, replaces the weight-free depth;
-    faces, subject and focus are found as without it."""
-    small = working_copy(image)
+    `depth_hint` (float HxW in 0..1, 1 = near, any size), when given, is a depth map from elsewhere (a
+    learned monocular model): it replaces the weight-free depth, while faces, subject and focus are
+    still found from the photo.
+    """
+    # Blur is measured on a copy twice the working size: at 256 px slightly soft and sharp look alike.
+    larger = _resized(image, 2 * WORK_SIDE)
+    small = working_copy(larger)
     h, w = small.shape[:2]
     gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+    focus_map = defocus(cv2.cvtColor(larger, cv2.COLOR_RGB2GRAY), size=(w, h))
+    salient = colour_saliency(small)
 
     # 1. Where is the subject? A face decides; otherwise what is salient, in focus and central.
     faces = detect_faces(gray)
@@ -180,7 +197,9 @@ def estimate_scene(image: np.ndarray, *, depth_hint: np.ndarray | None = None) -
         x, y, fw, fh = faces[0]
         cv2.ellipse(core, (x + fw // 2, y + fh // 2), (fw // 3, fh // 3), 0, 0, 360, 1, -1)
     else:
-        cue = (0.5 * spectral_saliency(gray) + sharpness(gray)) * _centre_prior(h, w)
+        c = focus_map.confidence
+        focused = c * focus_map.sharp + (1.0 - c) * sharpness(gray)
+        cue = (0.5 * salient + focused) * _centre_prior(h, w)
         prior = (cue > np.percentile(cue, 65)).astype(np.float32)
 
     # 2. Segment it; a mask that is implausibly tiny or fills the frame falls back to the prior.
@@ -195,14 +214,13 @@ def estimate_scene(image: np.ndarray, *, depth_hint: np.ndarray | None = None) -
         guided_filter(gray01, cv2.GaussianBlur(subject, (0, 0), 1.0), radius, eps=1e-3), 0.0, 1.0
     )
 
-    # 3. Depth: a ground ramp (lower is nearer) with the subject standing in front of it. The blur keeps
+    # 3. Depth: given, or built from the cues with the subject standing in front. The last blur keeps
     # texture out of the depth: texture there would make fine detail wobble as the camera moves.
-    ramp = np.linspace(_FAR, _GROUND, h, dtype=np.float32)[:, None] * np.ones((1, w), np.float32)
-    depth = cv2.GaussianBlur(ramp + subject * (_SUBJECT - ramp), (0, 0), 1.5)
-    # --- learned depth: the hint, at the working size, replaces the combination above ---
     if depth_hint is not None:
-        hint = cv2.resize(depth_hint.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
-        depth = cv2.GaussianBlur(hint, (0, 0), 1.5)
+        depth = _hint_at(depth_hint, (w, h))
+    else:
+        depth = _weight_free_depth(small, gray, subject, focus_map, salient, rounded=not faces)
+    depth = np.clip(cv2.GaussianBlur(depth, (0, 0), 1.5), 0.0, 1.0)
 
     if faces:
         x, y, fw, fh = faces[0]
@@ -220,6 +238,71 @@ def estimate_scene(image: np.ndarray, *, depth_hint: np.ndarray | None = None) -
         focus=focus,
         focal_depth=focal_depth,
     )
+
+
+def _weight_free_depth(
+    small: np.ndarray,
+    gray: np.ndarray,
+    subject: np.ndarray,
+    focus: Focus,
+    salient: np.ndarray,
+    *,
+    rounded: bool,
+) -> np.ndarray:
+    """The background from layout (a ground ramp, or a ramp towards the vanishing point), focus and
+    saliency, made constant-ish per superpixel so it changes at objects' edges; the sky farthest; the
+    subject in front, as one flat layer for a person and rounded (its middle nearest) for anything else."""
+    h, w = gray.shape
+    # 1. Layout: lower is nearer, unless receding lines say where the far point is. A room or a street
+    # seen down its length has no one subject in front: the surer the perspective, the less the
+    # segmented "subject" (usually just the middle of the frame there) stands out.
+    layout = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None] * np.ones((1, w), np.float32)
+    vanishing = vanishing_point(gray)
+    if vanishing is not None:
+        # Petals, spokes and a pen's edges also meet at a point; a close-up (shallow depth of field)
+        # is seldom a view down a room, so its lines count for less.
+        c = min(1.0, 2.0 * vanishing.confidence * (1.0 - focus.confidence))
+        layout = ((1.0 - c) * layout + c * perspective_ramp((h, w), vanishing.point)).astype(np.float32)
+        if rounded:
+            subject = subject * (1.0 - c)
+    # 2. What is in focus is near, when the depth of field is shallow enough to tell.
+    weights = {"layout": 1.0, "focus": 1.2 * focus.confidence, "saliency": 0.3}
+    cue = weights["layout"] * layout + weights["focus"] * focus.sharp
+    cue = (cue + weights["saliency"] * salient) / sum(weights.values())
+    # 3. One depth a region, then the sky pushed back to the far plane.
+    cue = region_mean(cue, superpixels(small))
+    cue = normalise(cue) * (1.0 - sky_mask(small))
+    background = _FAR + cue * (_BACK - _FAR)
+    # 4. The subject stands in front.
+    level = np.full((h, w), _SUBJECT, np.float32)
+    if rounded:
+        inside = (subject > 0.5).astype(np.uint8)
+        distance = cv2.distanceTransform(inside, cv2.DIST_L2, 3)
+        bulge = np.sqrt(distance / max(float(distance.max()), 1.0))
+        # A subject that fills the frame is close to the lens, where its own depth is a large part of
+        # its distance: it is rounded more (up to twice as much).
+        area = float(inside.mean())
+        rounding = _ROUNDING * (1.0 + float(np.clip((area - 0.25) / 0.35, 0.0, 1.0)))
+        level = np.minimum(1.0, level - rounding + 2.0 * rounding * bulge)
+    depth = background + subject * (np.maximum(level, background) - background)
+    gray01 = gray.astype(np.float32) / 255.0
+    return guided_filter(gray01, depth, max(2, round(0.02 * max(h, w))), eps=1e-2)
+
+
+def _hint_at(hint: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    if hint.ndim != 2 or not hint.size:
+        raise ValueError(f"depth_hint must be a 2-D map (H x W), got an array of shape {hint.shape}")
+    values = np.nan_to_num(hint.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+    shrink = size[0] < values.shape[1]
+    resized = cv2.resize(values, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    return np.clip(resized, 0.0, 1.0)
+
+
+def _resized(image: np.ndarray, side: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    scale = min(1.0, side / max(h, w))
+    size = (max(8, round(w * scale)), max(8, round(h * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 def upsample(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
