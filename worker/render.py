@@ -220,6 +220,8 @@ def rendered_clip(
                 "attempts": attempt,
                 "amplitude": round(attempt_spec.amplitude, 4),
                 "band": [band.low, band.high],
+                # Which kinds of ambient motion the scene was given (worker/engines/ambient.py).
+                "ambient": list(engine.ambient(image, attempt_spec)),
             },
         )
         yield RenderedClip(result, tmp_video, tmp_poster, video_path, poster_path)

@@ -15,7 +15,7 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
-from worker.choices import CAMERAS, STRENGTHS, Camera, Strength
+from worker.choices import AMBIENTS, CAMERAS, STRENGTHS, Ambient, AmbientKind, Camera, Strength
 
 ProgressFn = Callable[[float], None]
 
@@ -36,6 +36,7 @@ class MotionSpec:
     fps: int = 24
     strength: Strength = "gentle"
     camera: Camera = "auto"
+    ambient: Ambient = "auto"
     loop: bool = False
     seed: int = 0
     long_side: int = 1280
@@ -50,6 +51,8 @@ class MotionSpec:
             raise EngineError(f"strength must be one of {', '.join(STRENGTHS)}, not {self.strength!r}")
         if self.camera not in CAMERAS:
             raise EngineError(f"camera must be one of {', '.join(CAMERAS)}, not {self.camera!r}")
+        if self.ambient not in AMBIENTS:
+            raise EngineError(f"ambient must be one of {', '.join(AMBIENTS)}, not {self.ambient!r}")
         if not 0.5 <= self.seconds <= 30:
             raise EngineError(f"seconds must be between 0.5 and 30, not {self.seconds}")
         if not 6 <= self.fps <= 60:
@@ -109,6 +112,11 @@ class Engine(ABC):
             mh, mw = spec.keep_still.shape
             raise EngineError(f"keep-still mask is {mw}x{mh} but the photo is {w}x{h}; they must match")
         return self._frames(image, spec, progress)
+
+    def ambient(self, image: np.ndarray, spec: MotionSpec) -> tuple[AmbientKind, ...]:
+        """The kinds of ambient motion `render` gives this photo with this spec (the clip's metrics record
+        them): none, unless an engine moves the scene itself (worker/engines/ambient.py)."""
+        return ()
 
     @abstractmethod
     def _frames(self, image: np.ndarray, spec: MotionSpec, progress: ProgressFn) -> Iterator[np.ndarray]: ...

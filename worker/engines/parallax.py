@@ -3,9 +3,11 @@
 From a depth and subject estimate (worker/engines/depth.py) it builds a few displacement fields once,
 per pixel: a lateral camera shift (displacement proportional to the distance from the subject's depth
 plane), a dolly (near things grow more than far ones, around the face) and a sitter's breath (chest and
-head rise by a fraction of a percent). Each frame is then one backward warp (cv2.remap) of the resized
-photo through `grid + sum(coefficient * field)`, the coefficients coming from the camera path
-(worker/engines/camera.py); composing a frame costs a few vector passes, not a per-pixel Python loop.
+head rise by a fraction of a percent), plus the scene's own ambient motion where it has some (a drifting
+sky, shimmering water, stirring leaves: worker/engines/ambient.py). Each frame is then one backward warp
+(cv2.remap) of the resized photo through `grid + sum(coefficient * field)`, the coefficients coming from
+the camera path (worker/engines/camera.py); composing a frame costs a few vector passes, not a per-pixel
+Python loop.
 
 Borders: each frame zooms in at least as far as its own displacement needs (found on the border ring),
 so no source coordinate leaves the photo (no black, empty or smeared edges); the zoom grows with the
@@ -14,6 +16,7 @@ motion from zero, so frame 0, at rest, is the photo itself.
 
 from __future__ import annotations
 
+import weakref
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,9 +26,11 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
+from worker.choices import AmbientKind
+from worker.engines.ambient import Ambient, LightSwell, find_regions, plan_ambient
 from worker.engines.base import Engine, MotionSpec, ProgressFn, output_size, resize_to
 from worker.engines.camera import CameraPath, camera_path, choose_camera
-from worker.engines.depth import Scene, estimate_scene, upsample
+from worker.engines.depth import Scene, estimate_scene, upsample, working_copy
 
 # Multiplier of every motion per strength; spec.amplitude scales it further.
 _STRENGTH = {"whisper": 0.5, "gentle": 1.0, "lively": 1.8}
@@ -131,15 +136,20 @@ class _Plan:
     y: _Axis
     zoom: np.ndarray
     still: np.ndarray | None
+    light: LightSwell | None = None
 
     def __post_init__(self) -> None:
         self._maps = (np.empty_like(self.x.grid), np.empty_like(self.y.grid))
 
     def at_rest(self, index: int) -> bool:
         """Nothing moves in this frame (a still camera with no breath): it is the photo itself."""
-        return self.zoom[index] == 0.0 and not any(
-            axis.pan[index] != 0.0 or any(coef[index] != 0.0 for _, coef in axis.terms)
-            for axis in (self.x, self.y)
+        return (
+            self.zoom[index] == 0.0
+            and (self.light is None or self.light.gain[index] == 0.0)
+            and not any(
+                axis.pan[index] != 0.0 or any(coef[index] != 0.0 for _, coef in axis.terms)
+                for axis in (self.x, self.y)
+            )
         )
 
     def maps(self, index: int) -> tuple[np.ndarray, np.ndarray]:
@@ -152,14 +162,17 @@ class _Plan:
         if self.at_rest(index):
             return self.base.copy()
         map_x, map_y = self.maps(index)
-        frame = cv2.remap(self.base, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        source = self.base if self.light is None else self.light.source(self.base, index)
+        frame = cv2.remap(source, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
         if self.still is not None:
             # The motion is already zero there; the copy makes "not one pixel moves" hold by construction.
             cv2.copyTo(self.base, self.still, frame)
         return frame
 
 
-def _plan(base: np.ndarray, scene: Scene, spec: MotionSpec, path: CameraPath) -> _Plan:
+def _plan(
+    base: np.ndarray, scene: Scene, spec: MotionSpec, path: CameraPath, ambient: Ambient | None = None
+) -> _Plan:
     """Fields and per-frame coefficients for the whole clip, computed once."""
     h, w = base.shape[:2]
     long_side = max(h, w)
@@ -186,6 +199,10 @@ def _plan(base: np.ndarray, scene: Scene, spec: MotionSpec, path: CameraPath) ->
         shoulders = (face_y + 1.3 * face_h) * h / scene.depth.shape[0]
         lift = np.minimum(np.float32(h - 1) - ys, np.float32(h - 1 - shoulders)).clip(0.0)
         y_terms.append((upsample(scene.subject, (w, h)) * lift * np.float32(_BREATH * amp), path.breath))
+    # Ambient motion: its fields are zero on the border ring, so the border zoom below is the camera's alone.
+    if ambient is not None:
+        x_terms += ambient.x_terms
+        y_terms += ambient.y_terms
     x_terms = [(f.astype(np.float32, copy=False), c) for f, c in x_terms if c.any()]
     y_terms = [(f.astype(np.float32, copy=False), c) for f, c in y_terms if c.any()]
 
@@ -203,12 +220,41 @@ def _plan(base: np.ndarray, scene: Scene, spec: MotionSpec, path: CameraPath) ->
         still, weight = _still_weight(spec.keep_still, (w, h), _FEATHER * long_side)
         x.hold_still(weight)
         y.hold_still(weight)
-    return _Plan(base=base, x=x, y=y, zoom=zoom, still=still)
+    return _Plan(
+        base=base, x=x, y=y, zoom=zoom, still=still, light=None if ambient is None else ambient.light
+    )
+
+
+def _ambient(base: np.ndarray, scene: Scene, spec: MotionSpec) -> Ambient:
+    if spec.ambient == "off":
+        return Ambient()
+    regions = find_regions(working_copy(base))
+    strength = _STRENGTH[spec.strength] * spec.amplitude
+    return plan_ambient(base=base, scene=scene, spec=spec, regions=regions, strength=strength)
+
+
+# The ambient kinds found for a photo (held weakly), with the spec and the identity of its keep-still mask.
+_Found = tuple[weakref.ref[np.ndarray], MotionSpec, int, tuple[AmbientKind, ...]]
 
 
 class ParallaxEngine(Engine):
     name: ClassVar[str] = "parallax"
     queue: ClassVar[str] = "cpu"
+
+    def __init__(self) -> None:
+        # The ambient kinds of the last render, with the photo and spec they were found for: the renderer
+        # asks right after rendering, and finding them again would cost as much as planning the clip.
+        self._last_ambient: _Found | None = None
+
+    def ambient(self, image: np.ndarray, spec: MotionSpec) -> tuple[AmbientKind, ...]:
+        if spec.ambient == "off":
+            return ()
+        if self._last_ambient is not None:
+            photo, last_spec, mask_id, kinds = self._last_ambient
+            if photo() is image and last_spec == spec and mask_id == id(spec.keep_still):
+                return kinds
+        base = resize_to(image, output_size(image.shape[1], image.shape[0], spec.long_side))
+        return _ambient(base, estimate_scene(base), spec).kinds
 
     def _frames(self, image: np.ndarray, spec: MotionSpec, progress: ProgressFn) -> Iterator[np.ndarray]:
         w, h = output_size(image.shape[1], image.shape[0], spec.long_side)
@@ -216,7 +262,9 @@ class ParallaxEngine(Engine):
         scene = estimate_scene(base)
         camera = choose_camera(spec.camera, has_person=scene.has_person)
         path = camera_path(camera, frames=spec.frame_count, fps=spec.fps, loop=spec.loop, seed=spec.seed)
-        plan = _plan(base, scene, spec, path)
+        ambient = _ambient(base, scene, spec)
+        self._last_ambient = (weakref.ref(image), spec, id(spec.keep_still), ambient.kinds)
+        plan = _plan(base, scene, spec, path, ambient)
         n = spec.frame_count
         yield base.copy()
         progress(1 / n)
