@@ -122,8 +122,8 @@ def water_region(rgb: np.ndarray) -> Region:
     candidate[: int(0.3 * h)] = False
     # Closed over small gaps, then pulled in a little: a region edge is no place for ripples.
     reach = max(3, round(0.015 * max(gray.shape)))
-    candidate = cv2.morphologyEx(candidate.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
-    candidate = cv2.erode(candidate, np.ones((reach, reach), np.uint8)).astype(bool)
+    closed = cv2.morphologyEx(candidate.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+    candidate = cv2.erode(closed, np.ones((reach, reach), np.uint8)).astype(bool)
     if not candidate.any():
         return Region(np.zeros(gray.shape, np.float32), 0.0)
     # Water lies low: its centre well down the frame, and it fills the rows it is in.
