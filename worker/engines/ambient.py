@@ -33,6 +33,8 @@ KINDS: tuple[AmbientKind, ...] = ("sky", "water", "foliage", "light")
 # A region takes part only above both: a region smaller than this is a detail, not part of the scene.
 MIN_AREA: dict[AmbientKind, float] = {"sky": 0.06, "water": 0.04, "foliage": 0.04, "light": 0.02}
 MIN_CONFIDENCE: dict[AmbientKind, float] = {"sky": 0.6, "water": 0.5, "foliage": 0.5, "light": 0.5}
+# Behind a sitter a smooth blue or grey field is more often a studio backdrop than a sky.
+MIN_SKY_CONFIDENCE_BEHIND_A_PERSON = 0.8
 
 # Sizes as fractions of the clip's long side, at strength "gentle" and amplitude 1. The sky's drift is
 # half the camera's pan: enough to see the clouds travel, too little to read as a second camera.
@@ -224,6 +226,12 @@ def plan_ambient(
     ambient = Ambient()
     kinds: list[AmbientKind] = []
     sky = canvas.weight(regions["sky"], "sky", _SKY_FEATHER)
+    if (
+        sky is not None
+        and scene.has_person
+        and regions["sky"].confidence < MIN_SKY_CONFIDENCE_BEHIND_A_PERSON
+    ):
+        sky = None
     if sky is not None:
         _sky(ambient, canvas, sky, strength, side=float(rng.choice((-1.0, 1.0))))
         kinds.append("sky")

@@ -59,6 +59,20 @@ def _touching_top(candidate: np.ndarray) -> np.ndarray:
     return np.isin(labels, top[top > 0])
 
 
+def _with_small_holes_filled(mask: np.ndarray, largest: float = 0.01) -> np.ndarray:
+    """The mask with what it encloses added, where that is small: birds, a kite, a wisp of darker cloud
+    belong to the sky they are in (left out, they would stay behind as it drifts)."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((~mask).astype(np.uint8), connectivity=4)
+    h, w = mask.shape
+    filled = mask.copy()
+    for label in range(1, count):
+        x, y, bw, bh, area = stats[label]
+        enclosed = x > 0 and y > 0 and x + bw < w and y + bh < h
+        if enclosed and area <= largest * h * w:
+            filled[labels == label] = True
+    return filled
+
+
 def sky_region(rgb: np.ndarray) -> Region:
     """Sky: bright, smooth, blue or cloud-grey, connected to the top edge, brighter than what is below.
 
@@ -70,11 +84,11 @@ def sky_region(rgb: np.ndarray) -> Region:
     blue = (hue >= 185) & (hue <= 265) & (sat >= 0.12) & (val >= 0.35)
     cloud = (sat < 0.22) & (val >= 0.55)
     texture = _texture(gray)
-    smooth = texture < 0.025
+    smooth = texture < 0.05
     candidate = (blue | cloud) & smooth
     # Only the pieces that come down from the top of the frame, and only above its lower fifth.
     candidate[int(0.8 * h) :] = False
-    sky = _touching_top(candidate)
+    sky = _with_small_holes_filled(_touching_top(candidate))
     if not sky.any():
         return Region(np.zeros(gray.shape, np.float32), 0.0)
     rest = ~sky
