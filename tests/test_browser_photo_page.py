@@ -109,14 +109,17 @@ def test_photo_page_versions_brush_and_viewing(server: str) -> None:
             )
         page.mouse.up()
         page.select_option("[data-new-clip] select[name=camera]", "push")
+        page.select_option("[data-new-clip] select[name=ambient]", "off")
         with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/clips")) as asked:
             page.click("[data-new-clip] button[type=submit]")
         body = json.loads(asked.value.post_data or "{}")
         assert body["keep_still"].startswith("data:image/png;base64,")
+        assert body["ambient"] == "off"
         versions = page.locator("[data-version-list] .version")
         expect(versions).to_have_count(2)
         expect(versions.first).to_contain_text("keep-still area")
         expect(versions.first).to_contain_text("push-in")
+        expect(versions.first).to_contain_text("no scene motion")
         ready = page.locator("[data-version-list] .version strong", has_text="Ready")
         expect(ready).to_have_count(2, timeout=CLIP_READY_MS)
         # Newest ready is shown until the family chooses: the painted one.

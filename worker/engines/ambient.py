@@ -192,10 +192,18 @@ class _Canvas:
 
 
 def plan_ambient(
-    *, base: np.ndarray, scene: Scene, spec: MotionSpec, regions: dict[AmbientKind, Region], strength: float
+    *,
+    base: np.ndarray,
+    scene: Scene,
+    spec: MotionSpec,
+    regions: dict[AmbientKind, Region],
+    strength: float,
+    sky_side: float | None = None,
 ) -> Ambient:
     """Which kinds apply to this photo (`base`, at the clip's size) and their fields; `strength` scales every
-    motion as it scales the camera's."""
+    motion as it scales the camera's. `sky_side` (+1 or -1) is the way the sky drifts, in the map's
+    offsets: the engine passes the way its far plane slides under the camera, so the drift adds to the
+    parallax instead of cancelling it; without it the seed chooses."""
     if spec.ambient == "off" or strength <= 0.0:
         return Ambient()
     h, w = base.shape[:2]
@@ -233,7 +241,8 @@ def plan_ambient(
     ):
         sky = None
     if sky is not None:
-        _sky(ambient, canvas, sky, strength, side=float(rng.choice((-1.0, 1.0))))
+        seeded = float(rng.choice((-1.0, 1.0)))  # drawn either way: the other kinds' draws stay the same
+        _sky(ambient, canvas, sky, strength, side=seeded if sky_side is None else sky_side)
         kinds.append("sky")
     water = canvas.weight(regions["water"], "water", _FEATHER)
     if water is not None and sky is not None:

@@ -225,12 +225,15 @@ def _plan(
     )
 
 
-def _ambient(base: np.ndarray, scene: Scene, spec: MotionSpec) -> Ambient:
+def _ambient(base: np.ndarray, scene: Scene, spec: MotionSpec, path: CameraPath | None = None) -> Ambient:
     if spec.ambient == "off":
         return Ambient()
     regions = find_regions(working_copy(base))
     strength = _STRENGTH[spec.strength] * spec.amplitude
-    return plan_ambient(base=base, scene=scene, spec=spec, regions=regions, strength=strength)
+    # The sky drifts the way the far plane slides under the camera's lateral move (see _plan's step 1).
+    far = np.zeros(1) if path is None else (0.0 - scene.focal_depth) * path.shift[:, 0]
+    side = float(np.sign(far[np.argmax(np.abs(far))])) if far.any() else None
+    return plan_ambient(base=base, scene=scene, spec=spec, regions=regions, strength=strength, sky_side=side)
 
 
 # The ambient kinds found for a photo (held weakly), with the spec and the identity of its keep-still mask.
@@ -262,7 +265,7 @@ class ParallaxEngine(Engine):
         scene = estimate_scene(base)
         camera = choose_camera(spec.camera, has_person=scene.has_person)
         path = camera_path(camera, frames=spec.frame_count, fps=spec.fps, loop=spec.loop, seed=spec.seed)
-        ambient = _ambient(base, scene, spec)
+        ambient = _ambient(base, scene, spec, path)
         self._last_ambient = (weakref.ref(image), spec, id(spec.keep_still), ambient.kinds)
         plan = _plan(base, scene, spec, path, ambient)
         n = spec.frame_count
