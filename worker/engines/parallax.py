@@ -170,6 +170,27 @@ class _Plan:
         return frame
 
 
+def _folded(
+    terms: list[tuple[np.ndarray, np.ndarray]], extra: list[tuple[np.ndarray, np.ndarray]]
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`terms` and `extra` together, each extra term whose coefficients are in proportion to a term's
+    folded into that term's field: one full-frame pass a frame instead of two (a drifting sky keeps time
+    with a drifting camera). Where the extra field is zero the term's field is unchanged to the bit."""
+    merged = list(terms)
+    for field, coef in extra:
+        for index, (base_field, base_coef) in enumerate(merged):
+            peak = int(np.argmax(np.abs(base_coef)))
+            if base_coef[peak] == 0.0:
+                continue
+            ratio = coef[peak] / base_coef[peak]
+            if np.allclose(coef, ratio * base_coef, rtol=0.0, atol=1e-9):
+                merged[index] = (base_field + np.float32(ratio) * field, base_coef)
+                break
+        else:
+            merged.append((field, coef))
+    return merged
+
+
 def _plan(
     base: np.ndarray, scene: Scene, spec: MotionSpec, path: CameraPath, ambient: Ambient | None = None
 ) -> _Plan:
@@ -201,8 +222,8 @@ def _plan(
         y_terms.append((upsample(scene.subject, (w, h)) * lift * np.float32(_BREATH * amp), path.breath))
     # Ambient motion: its fields are zero on the border ring, so the border zoom below is the camera's alone.
     if ambient is not None:
-        x_terms += ambient.x_terms
-        y_terms += ambient.y_terms
+        x_terms = _folded(x_terms, ambient.x_terms)
+        y_terms = _folded(y_terms, ambient.y_terms)
     x_terms = [(f.astype(np.float32, copy=False), c) for f, c in x_terms if c.any()]
     y_terms = [(f.astype(np.float32, copy=False), c) for f, c in y_terms if c.any()]
 
