@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from app.images import load_photo_rgb
 from tests.conftest import upload
 from tests.fixture_paths import FIXTURES
+from tests.test_api import _render_queued_clip
 from tests.test_cli import vivant
 from worker.engines.ambient import find_regions, plan_ambient
 from worker.engines.base import EngineError, MotionSpec, output_size, resize_to
@@ -295,14 +296,22 @@ def test_sunflowers_with_ambient_motion_meet_the_motion_targets(loop: bool, tmp_
 # --- the control: API and command line ------------------------------------------------------------
 
 
-def test_the_api_records_ambient_and_refuses_other_values(client: TestClient, csrf: str) -> None:
-    photo_id = upload(client, csrf, FIXTURES / "photos" / "hopper.jpg").json()[0]["id"]
+def test_the_api_records_ambient_and_the_kinds_applied_and_refuses_other_values(
+    client: TestClient, csrf: str
+) -> None:
+    settings = client.app.state.services.settings
+    photo_id = upload(client, csrf, FIXTURES / "scenes" / "sunflowers.jpg").json()[0]["id"]
     headers = {"X-CSRF-Token": csrf}
-    plain = client.post(f"/api/photos/{photo_id}/clips", json={}, headers=headers)
-    assert plain.status_code == 202 and plain.json()["settings"]["ambient"] == "auto"
-    off = client.post(f"/api/photos/{photo_id}/clips", json={"ambient": "off"}, headers=headers)
-    assert off.status_code == 202 and off.json()["settings"]["ambient"] == "off"
-    assert client.get(f"/api/clips/{off.json()['id']}").json()["settings"]["ambient"] == "off"
+    made = {}
+    for asked in ({"seconds": 1}, {"seconds": 1, "ambient": "off"}):
+        created = client.post(f"/api/photos/{photo_id}/clips", json=asked, headers=headers)
+        assert created.status_code == 202
+        made[asked.get("ambient", "auto")] = created.json()["id"]
+    for ambient, clip_id in made.items():
+        assert _render_queued_clip(settings, clip_id) == "ready"
+        clip = client.get(f"/api/clips/{clip_id}").json()
+        assert clip["settings"]["ambient"] == ambient  # recorded with the other settings
+        assert clip["metrics"]["ambient"] == (["sky", "light"] if ambient == "auto" else [])
     for wrong in ("on", "sky", True, 1):
         refused = client.post(f"/api/photos/{photo_id}/clips", json={"ambient": wrong}, headers=headers)
         assert refused.status_code == 422, wrong
