@@ -1,6 +1,7 @@
 """The photo page in a real browser: titled by its date, the clip played once (or looped, remembered),
-a keep-still area painted and sent with a new clip, every version listed, one chosen, one deleted, the
-localhost warning in the share dialog, and the clip first on a phone.
+a keep-still area painted and sent with a new clip (scene motion off), every version listed, one chosen,
+one deleted, the localhost warning in the share dialog, the clip first on a phone, and the words for a
+drifting sky.
 
 The screenshots docs/screenshots/photo-page.jpg and phone.jpg come from here.
 """
@@ -175,5 +176,25 @@ def test_photo_page_versions_brush_and_viewing(server: str) -> None:
         _document(_shot(mobile, "photo-page-phone"), DOCS / "phone.jpg", width=375)
         mobile.goto(server + "/family")
         expect(mobile.locator("[data-local-only]")).to_be_visible()
+
+        # A photo with a sky: "About this clip" says, in words, what moves in the scene itself.
+        scene_path = FIXTURES / "scenes" / "sunflowers.jpg"
+        added = page.request.post(
+            server + "/api/photos",
+            multipart={
+                "files": {
+                    "name": "sunflowers.jpg",
+                    "mimeType": "image/jpeg",
+                    "buffer": scene_path.read_bytes(),
+                }
+            },
+            headers={"X-CSRF-Token": csrf},
+        )
+        assert added.status == 201, added.text()
+        page.goto(f"{server}/photos/{added.json()[0]['id']}")
+        expect(page.locator("[data-clip-video]")).to_be_visible(timeout=CLIP_READY_MS)
+        expect(page.locator("[data-about-words]")).to_contain_text(
+            "The sky drifts slowly and the light breathes."
+        )
         browser.close()
     assert errors == []
