@@ -95,7 +95,7 @@ def sky_region(rgb: np.ndarray) -> Region:
     bluish = float(blue[sky].mean())
     across_top = float(sky[: max(1, h // 20)].mean())
     brighter = float(val[sky].mean() - val[rest].mean()) if rest.any() else 0.0
-    # Each cue maps to 0..1; the weakest one decides, with blue counting for much.
+    # Each cue maps to 0..1 and they multiply: without blue a region needs every other cue at its strongest.
     confidence = (
         min(1.0, 0.35 + 1.3 * bluish) * min(1.0, 1.5 * across_top) * float(np.clip(4.0 * brighter, 0, 1))
     )
@@ -159,7 +159,7 @@ def foliage_region(rgb: np.ndarray) -> Region:
     ).astype(bool)
     if not candidate.any():
         return Region(np.zeros(gray.shape, np.float32), 0.0)
-    # Leaves are many small shapes: the green share of the textured area around them, not one green block.
+    # Saturated green is foliage's own colour; a washed-out green (a painted wall, a grey-green sky) is not.
     confidence = float(np.clip(float(sat[candidate].mean()) * 2.0, 0, 1))
     return Region(_soft(candidate, 0.015), confidence)
 
