@@ -2,7 +2,7 @@
 
 Four kinds, each only where its region (worker/engines/regions.py) is large and sure enough:
 - sky: the sky drifts sideways, its high clouds a little faster than those near the horizon;
-- water: fine ripples travel through the water, a fraction of a pixel high;
+- water: fine ripples travel through the water, about a pixel high;
 - foliage: leaves stir, a smooth noise displacement of about half a pixel;
 - light: the highlights swell by a few percent and settle, slowly.
 
@@ -29,7 +29,6 @@ from worker.engines.camera import ease
 from worker.engines.depth import Scene, upsample
 from worker.engines.regions import Region, foliage_region, highlight_region, sky_region, water_region
 
-KINDS: tuple[AmbientKind, ...] = ("sky", "water", "foliage", "light")
 # A region takes part only above both: a region smaller than this is a detail, not part of the scene.
 MIN_AREA: dict[AmbientKind, float] = {"sky": 0.06, "water": 0.04, "foliage": 0.04, "light": 0.02}
 MIN_CONFIDENCE: dict[AmbientKind, float] = {"sky": 0.6, "water": 0.5, "foliage": 0.5, "light": 0.5}
@@ -54,8 +53,9 @@ _SKY_FEATHER = 0.04
 _FEATHER = 0.015
 _EXCLUDE_FEATHER = 0.03
 _BORDER_FADE = 0.06
-# Room around a face for the camera's own move (the face moves under a field fixed on the frame).
-_FACE_ROOM = 0.04
+# Room around a face for the camera's own move: a face moves under the fields, which are fixed on the frame,
+# and samples the photo (where the light swells) up to a few percent of the long side from where it was.
+_FACE_ROOM = 0.06
 
 
 @dataclass
@@ -79,6 +79,9 @@ class LightSwell:
 
 @dataclass
 class Ambient:
+    """The kinds applied (sky, water, foliage, light, in that order), their displacement terms for each
+    map axis (a field at the clip's size, a coefficient per frame), and the light's swell."""
+
     kinds: tuple[AmbientKind, ...] = ()
     x_terms: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
     y_terms: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
