@@ -41,6 +41,8 @@ def _both(image: np.ndarray, **spec: object) -> tuple[list[np.ndarray], list[np.
     alive_spec = MotionSpec(ambient="auto", **{**SMALL, **spec})  # type: ignore[arg-type]
     alive = list(engine.render(image, alive_spec))
     kinds = engine.ambient(image, alive_spec)
+    # What the renderer records (remembered from the render) is what a fresh look at the photo finds.
+    assert ParallaxEngine().ambient(image, alive_spec) == kinds
     still = list(engine.render(image, MotionSpec(ambient="off", **{**SMALL, **spec})))  # type: ignore[arg-type]
     return alive, still, kinds
 

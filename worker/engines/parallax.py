@@ -20,7 +20,7 @@ import weakref
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import cv2
@@ -257,8 +257,25 @@ def _ambient(base: np.ndarray, scene: Scene, spec: MotionSpec, path: CameraPath 
     return plan_ambient(base=base, scene=scene, spec=spec, regions=regions, strength=strength, sky_side=side)
 
 
-# The ambient kinds found for a photo (held weakly), with the spec and the identity of its keep-still mask.
-_Found = tuple[weakref.ref[np.ndarray], MotionSpec, int, tuple[AmbientKind, ...]]
+@dataclass(frozen=True)
+class _Found:
+    """The ambient kinds of a render and what they were found for: the photo and the keep-still mask are
+    held weakly (a worker must not keep a photo alive for this), the spec without its mask."""
+
+    photo: weakref.ref[np.ndarray]
+    mask: weakref.ref[np.ndarray] | None
+    spec: MotionSpec
+    kinds: tuple[AmbientKind, ...]
+
+    @classmethod
+    def of(cls, image: np.ndarray, spec: MotionSpec, kinds: tuple[AmbientKind, ...]) -> _Found:
+        mask = None if spec.keep_still is None else weakref.ref(spec.keep_still)
+        return cls(weakref.ref(image), mask, replace(spec, keep_still=None), kinds)
+
+    def matches(self, image: np.ndarray, spec: MotionSpec) -> bool:
+        mask = None if self.mask is None else self.mask()
+        same_mask = spec.keep_still is None if self.mask is None else mask is spec.keep_still
+        return self.photo() is image and same_mask and self.spec == spec
 
 
 class ParallaxEngine(Engine):
@@ -273,10 +290,8 @@ class ParallaxEngine(Engine):
     def ambient(self, image: np.ndarray, spec: MotionSpec) -> tuple[AmbientKind, ...]:
         if spec.ambient == "off":
             return ()
-        if self._last_ambient is not None:
-            photo, last_spec, mask_id, kinds = self._last_ambient
-            if photo() is image and last_spec == spec and mask_id == id(spec.keep_still):
-                return kinds
+        if self._last_ambient is not None and self._last_ambient.matches(image, spec):
+            return self._last_ambient.kinds
         base = resize_to(image, output_size(image.shape[1], image.shape[0], spec.long_side))
         return _ambient(base, estimate_scene(base), spec).kinds
 
@@ -287,7 +302,7 @@ class ParallaxEngine(Engine):
         camera = choose_camera(spec.camera, has_person=scene.has_person)
         path = camera_path(camera, frames=spec.frame_count, fps=spec.fps, loop=spec.loop, seed=spec.seed)
         ambient = _ambient(base, scene, spec, path)
-        self._last_ambient = (weakref.ref(image), spec, id(spec.keep_still), ambient.kinds)
+        self._last_ambient = _Found.of(image, spec, ambient.kinds)
         plan = _plan(base, scene, spec, path, ambient)
         n = spec.frame_count
         yield base.copy()
