@@ -266,6 +266,12 @@ def test_a_loop_with_ambient_motion_flows_back_into_its_first_frame() -> None:
     assert float(_diff(frames[-1], frames[0]).mean()) <= 1.5 * max(steps)
 
 
+def test_light_does_not_breathe_in_a_clip_too_short_for_a_breath(sunflowers: np.ndarray) -> None:
+    engine = ParallaxEngine()
+    assert engine.ambient(sunflowers, MotionSpec(seconds=1.0, long_side=480)) == ("sky",)
+    assert engine.ambient(sunflowers, MotionSpec(seconds=2.0, long_side=480)) == ("sky", "light")
+
+
 def test_ambient_must_be_auto_or_off() -> None:
     with pytest.raises(EngineError, match="ambient must be one of auto, off"):
         MotionSpec(ambient="lively")  # type: ignore[arg-type]
@@ -305,7 +311,7 @@ def test_the_api_records_ambient_and_the_kinds_applied_and_refuses_other_values(
     photo_id = upload(client, csrf, FIXTURES / "scenes" / "sunflowers.jpg").json()[0]["id"]
     headers = {"X-CSRF-Token": csrf}
     made = {}
-    for asked in ({"seconds": 1}, {"seconds": 1, "ambient": "off"}):
+    for asked in ({"seconds": 2}, {"seconds": 2, "ambient": "off"}):
         created = client.post(f"/api/photos/{photo_id}/clips", json=asked, headers=headers)
         assert created.status_code == 202
         made[asked.get("ambient", "auto")] = created.json()["id"]
@@ -323,7 +329,7 @@ def test_the_command_line_applies_ambient_and_says_which(tmp_path: Path) -> None
     photo = FIXTURES / "scenes" / "sunflowers.jpg"
     said = {}
     for ambient in ("auto", "off"):
-        made = vivant("animate", str(photo), "-o", str(tmp_path / f"{ambient}.mp4"), "--seconds", "1",
+        made = vivant("animate", str(photo), "-o", str(tmp_path / f"{ambient}.mp4"), "--seconds", "2",
                       "--long-side", "320", "--ambient", ambient)  # fmt: skip
         assert made.returncode == 0, made.stderr
         found = re.search(r"ambient: ([a-z, ]+)", made.stderr)

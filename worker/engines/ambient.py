@@ -47,6 +47,8 @@ _FOLIAGE_SCALE = 0.03  # size of a stirring clump of leaves
 _FOLIAGE_PERIOD_S = (3.0, 2.2)
 _LIGHT = 0.035  # the highlights' swell, as a gain
 _LIGHT_PERIOD_S = 4.0
+# A clip shorter than this has no time for light to breathe: a swell and back within a second is a flicker.
+_LIGHT_MIN_SECONDS = 2.0
 # Fades: into a region from its edge (wider than the largest drift, so no pixel samples across the edge),
 # out of faces and keep-still regions, and in from the photo's borders.
 _SKY_FEATHER = 0.04
@@ -261,7 +263,7 @@ def plan_ambient(
         kinds.append("foliage")
     # Light: the highlights, less the subject (a swell on a face or a body reads as flicker).
     highlights = regions["light"]
-    if highlights.confidence >= MIN_CONFIDENCE["light"]:
+    if highlights.confidence >= MIN_CONFIDENCE["light"] and spec.frame_count / spec.fps >= _LIGHT_MIN_SECONDS:
         off_subject = 1.0 - np.clip(upsample(scene.subject, (w, h)), 0.0, 1.0)
         weight = upsample(highlights.mask, (w, h)) * canvas.allowed * off_subject
         weight[heads] = 0.0
