@@ -187,13 +187,35 @@ class _Canvas:
         """0 at rest, 1 at the far end, `cycles` times over the clip, with no corner anywhere."""
         return (1.0 - np.cos(2.0 * np.pi * cycles * self.t)) / 2.0
 
-    def weight(self, region: Region, kind: AmbientKind, feather: float) -> np.ndarray | None:
+    def weight(self, region: Region, kind: AmbientKind, feather: float, *, sure: bool) -> np.ndarray | None:
         """The region's motion weight, or None when the region is unsure or, once held parts are taken out,
         too small to count."""
-        if region.confidence < MIN_CONFIDENCE[kind]:
+        if not sure:
             return None
         weight = _inside(upsample(region.mask, self.size) > 0.5, feather * self.long_side) * self.allowed
         return weight if float(weight.mean()) >= MIN_AREA[kind] else None
+
+
+def _sure(kind: AmbientKind, region: Region, scene: Scene) -> bool:
+    """Whether the cues are sure enough of the region (of a sky behind a sitter, surer still)."""
+    behind_a_person = kind == "sky" and scene.has_person
+    return region.confidence >= (
+        MIN_SKY_CONFIDENCE_BEHIND_A_PERSON if behind_a_person else MIN_CONFIDENCE[kind]
+    )
+
+
+def _light_candidate(scene: Scene, spec: MotionSpec, highlights: Region) -> bool:
+    """Whether the light may breathe: sure highlights off the subject, large enough even before the held
+    parts are taken out (at the working size, where it is cheap), in a clip long enough for a breath."""
+    if not _sure("light", highlights, scene) or spec.frame_count / spec.fps < _LIGHT_MIN_SECONDS:
+        return False
+    return float((highlights.mask * (1.0 - np.clip(scene.subject, 0.0, 1.0))).mean()) >= MIN_AREA["light"]
+
+
+def _any_candidate(scene: Scene, spec: MotionSpec, regions: dict[AmbientKind, Region]) -> bool:
+    moving: tuple[AmbientKind, ...] = ("sky", "water", "foliage")
+    sure = any(_sure(kind, regions[kind], scene) for kind in moving)
+    return sure or _light_candidate(scene, spec, regions["light"])
 
 
 def plan_ambient(
@@ -211,6 +233,8 @@ def plan_ambient(
     parallax instead of cancelling it; without it the seed chooses."""
     if spec.ambient == "off" or strength <= 0.0:
         return Ambient()
+    if not _any_candidate(scene, spec, regions):
+        return Ambient()  # nothing could take part: no fields to build at the clip's size
     h, w = base.shape[:2]
     long_side = float(max(h, w))
     # 1. Where nothing may move: heads, a person's body, the keep-still region.
@@ -238,18 +262,12 @@ def plan_ambient(
     # 2. Each kind in turn, where its region is large and sure enough.
     ambient = Ambient()
     kinds: list[AmbientKind] = []
-    sky = canvas.weight(regions["sky"], "sky", _SKY_FEATHER)
-    if (
-        sky is not None
-        and scene.has_person
-        and regions["sky"].confidence < MIN_SKY_CONFIDENCE_BEHIND_A_PERSON
-    ):
-        sky = None
+    seeded_side = float(rng.choice((-1.0, 1.0)))  # drawn either way: the other kinds' draws stay the same
+    sky = canvas.weight(regions["sky"], "sky", _SKY_FEATHER, sure=_sure("sky", regions["sky"], scene))
     if sky is not None:
-        seeded = float(rng.choice((-1.0, 1.0)))  # drawn either way: the other kinds' draws stay the same
-        _sky(ambient, canvas, sky, strength, side=seeded if sky_side is None else sky_side)
+        _sky(ambient, canvas, sky, strength, side=seeded_side if sky_side is None else sky_side)
         kinds.append("sky")
-    water = canvas.weight(regions["water"], "water", _FEATHER)
+    water = canvas.weight(regions["water"], "water", _FEATHER, sure=_sure("water", regions["water"], scene))
     if water is not None and sky is not None:
         # Ripples stop short of the horizon: a rippling horizon is a wobble, not water.
         water *= _away_from(upsample(regions["sky"].mask, (w, h)) > 0.5, _FEATHER * long_side)
@@ -257,13 +275,15 @@ def plan_ambient(
     if water is not None:
         _water(ambient, canvas, water, strength, rng, scene.depth.shape)
         kinds.append("water")
-    foliage = canvas.weight(regions["foliage"], "foliage", _FEATHER)
+    foliage = canvas.weight(
+        regions["foliage"], "foliage", _FEATHER, sure=_sure("foliage", regions["foliage"], scene)
+    )
     if foliage is not None:
         _foliage(ambient, canvas, foliage, strength, rng, scene.depth.shape)
         kinds.append("foliage")
     # Light: the highlights, less the subject (a swell on a face or a body reads as flicker).
     highlights = regions["light"]
-    if highlights.confidence >= MIN_CONFIDENCE["light"] and spec.frame_count / spec.fps >= _LIGHT_MIN_SECONDS:
+    if _light_candidate(scene, spec, highlights):
         off_subject = 1.0 - np.clip(upsample(scene.subject, (w, h)), 0.0, 1.0)
         weight = upsample(highlights.mask, (w, h)) * canvas.allowed * off_subject
         weight[heads] = 0.0
