@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING
 import click
 
 from app.defaults import DEFAULT_MAX_PIXELS
-from worker.choices import ENGINE_NAMES
+from worker.choices import AMBIENTS, ENGINE_NAMES
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from app.config import Settings
-    from worker.choices import Camera, Strength
+    from worker.choices import Ambient, Camera, Strength
 
 DATA_DIR_OPTION = click.option(
     "--data-dir",
@@ -239,6 +239,14 @@ def worker(queues: str, concurrency: int | None, quiet: bool, data_dir: Path | N
     default="auto",
     show_default=True,
 )
+@click.option(
+    "--ambient",
+    type=click.Choice(AMBIENTS),
+    default="auto",
+    show_default=True,
+    help="Motion in the scene itself where the photo has it: a drifting sky, shimmering water, stirring "
+    "leaves, breathing light (auto), or none (off).",
+)
 @click.option("--seconds", type=float, default=4.0, show_default=True)
 @click.option("--fps", type=int, default=24, show_default=True)
 @click.option(
@@ -274,6 +282,7 @@ def animate(
     preset: str | None,
     strength: Strength,
     camera: Camera,
+    ambient: Ambient,
     seconds: float,
     fps: int,
     long_side: int,
@@ -295,6 +304,7 @@ def animate(
             preset=preset,
             strength=strength,
             camera=camera,
+            ambient=ambient,
             seconds=seconds,
             fps=fps,
             long_side=long_side,
@@ -312,7 +322,8 @@ def animate(
     low, high = result.metrics["band"]
     click.echo(
         f"{result.width}x{result.height}, {result.frames} frames; motion {result.metrics['flow_mean']:.2f} "
-        f"px/frame at 720 px ({strength}: {low}-{high}, {result.metrics['gate'].replace('_', ' ')})",
+        f"px/frame at 720 px ({strength}: {low}-{high}, {result.metrics['gate'].replace('_', ' ')}); "
+        f"ambient: {', '.join(result.metrics['ambient']) or 'none'}",
         err=True,
     )
     if all_metrics:

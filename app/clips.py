@@ -20,6 +20,7 @@ def clip_settings(request: ClipRequest, settings: Settings) -> dict[str, Any]:
     return {
         "strength": request.strength or settings.default_strength,
         "camera": request.camera or "auto",
+        "ambient": request.ambient or "auto",
         "seconds": request.seconds or settings.default_seconds,
         "fps": request.fps or settings.default_fps,
         "loop": bool(request.loop),

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from worker.choices import Camera, EngineName, Strength
+from worker.choices import Ambient, Camera, EngineName, Strength
 
 ClipStatus = Literal["queued", "running", "ready", "failed"]
 # A revoked link is never listed; an expired one is, marked, so the family sees why it stopped working.
@@ -47,6 +47,11 @@ class ClipRequest(BaseModel):
     preset: str | None = Field(default=None, max_length=64)
     strength: Strength | None = None
     camera: Camera | None = None
+    ambient: Ambient | None = Field(
+        default=None,
+        description="Motion in the scene itself where the photo has it (a drifting sky, shimmering water, "
+        "stirring leaves, breathing light): `auto` (the default) or `off`",
+    )
     seconds: float | None = Field(default=None, ge=1, le=10)
     fps: int | None = Field(default=None, ge=8, le=30)
     loop: bool | None = None

@@ -1,6 +1,7 @@
 """The photo page in a real browser: titled by its date, the clip played once (or looped, remembered),
-a keep-still area painted and sent with a new clip, every version listed, one chosen, one deleted, the
-localhost warning in the share dialog, and the clip first on a phone.
+a keep-still area painted and sent with a new clip (scene motion off), every version listed, one chosen,
+one deleted, the localhost warning in the share dialog, the clip first on a phone, and the words for a
+drifting sky.
 
 The screenshots docs/screenshots/photo-page.jpg and phone.jpg come from here.
 """
@@ -109,14 +110,17 @@ def test_photo_page_versions_brush_and_viewing(server: str) -> None:
             )
         page.mouse.up()
         page.select_option("[data-new-clip] select[name=camera]", "push")
+        page.select_option("[data-new-clip] select[name=ambient]", "off")
         with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/clips")) as asked:
             page.click("[data-new-clip] button[type=submit]")
         body = json.loads(asked.value.post_data or "{}")
         assert body["keep_still"].startswith("data:image/png;base64,")
+        assert body["ambient"] == "off"
         versions = page.locator("[data-version-list] .version")
         expect(versions).to_have_count(2)
         expect(versions.first).to_contain_text("keep-still area")
         expect(versions.first).to_contain_text("push-in")
+        expect(versions.first).to_contain_text("no scene motion")
         ready = page.locator("[data-version-list] .version strong", has_text="Ready")
         expect(ready).to_have_count(2, timeout=CLIP_READY_MS)
         # Newest ready is shown until the family chooses: the painted one.
@@ -172,5 +176,25 @@ def test_photo_page_versions_brush_and_viewing(server: str) -> None:
         _document(_shot(mobile, "photo-page-phone"), DOCS / "phone.jpg", width=375)
         mobile.goto(server + "/family")
         expect(mobile.locator("[data-local-only]")).to_be_visible()
+
+        # A photo with a sky: "About this clip" says, in words, what moves in the scene itself.
+        scene_path = FIXTURES / "scenes" / "sunflowers.jpg"
+        added = page.request.post(
+            server + "/api/photos",
+            multipart={
+                "files": {
+                    "name": "sunflowers.jpg",
+                    "mimeType": "image/jpeg",
+                    "buffer": scene_path.read_bytes(),
+                }
+            },
+            headers={"X-CSRF-Token": csrf},
+        )
+        assert added.status == 201, added.text()
+        page.goto(f"{server}/photos/{added.json()[0]['id']}")
+        expect(page.locator("[data-clip-video]")).to_be_visible(timeout=CLIP_READY_MS)
+        expect(page.locator("[data-about-words]")).to_contain_text(
+            "The sky drifts slowly and the light breathes."
+        )
         browser.close()
     assert errors == []

@@ -4,8 +4,10 @@
 and scenes.
 For each photo: a whole `vivant animate` process at default settings, once plain and once with --loop,
 then the zoompan recipe people use today on the same photo at the same size; every clip is decoded back
-and measured by worker/metrics.py. Prints one table with the targets each row misses, and writes a
-contact sheet per clip (frames at 0, 25, 50, 75 and 100%, and 1:1 crops of the first and last).
+and measured by worker/metrics.py. The `ambient` column names the kinds of ambient motion the photo got
+(worker/engines/ambient.py) and how far they move the scene beyond the camera (px at 720). Prints one
+table with the targets each row misses, and writes a contact sheet per clip (frames at 0, 25, 50, 75 and
+100%, and 1:1 crops of the first and last).
 
 Each timing is the best of N runs (3 by default), ours and zoompan's alike: on a shared machine the
 slowest runs measure the neighbours. `full s` is `vivant animate --metrics`, which measures everything
@@ -22,16 +24,19 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
 from app.config import Settings
 from app.images import load_photo_rgb
+from worker.choices import Ambient
 from worker.engines.base import MotionSpec, output_size
+from worker.engines.parallax import ParallaxEngine
 from worker.metrics import ClipMetrics, MetricsAccumulator, decoded_frames, video_timing
 from worker.video import probe
 
@@ -90,6 +95,7 @@ class Row:
     full: Timing | None  # with every measure (the plain clip only)
     metrics: ClipMetrics
     container_ok: bool  # H.264, yuv420p, the photo's aspect ratio
+    ambient: str = ""  # the plain clip only: kinds of ambient motion and how far they move
 
     def failures(self) -> list[str]:
         m = self.metrics
@@ -186,6 +192,42 @@ def measure_clip(video: Path, photo: np.ndarray) -> tuple[ClipMetrics, dict[int,
     return accumulator.result(), kept
 
 
+def ambient_motion(image: np.ndarray) -> str:
+    """The kinds of ambient motion a default clip of `image` gets, and how far they move the scene beyond
+    the camera's own move: the 99th percentile of the flow from the clip without ambient motion to the
+    clip with it, over the pixels that differ, at a quarter, half and three quarters of the clip, the
+    largest (px at 720)."""
+    engine = ParallaxEngine()
+    picks = {SPEC.frame_count // 4, SPEC.frame_count // 2, (3 * SPEC.frame_count) // 4}
+
+    def frames(ambient: Ambient, facts: dict[str, Any]) -> dict[int, np.ndarray]:
+        rendered = engine.render(image, replace(SPEC, ambient=ambient), facts=facts)
+        return {i: frame for i, frame in enumerate(rendered) if i in picks}
+
+    facts: dict[str, Any] = {}
+    alive_frames = frames("auto", facts)
+    kinds = facts.get("ambient", [])
+    if not kinds:
+        return "-"
+    clips = [frames("off", {}), alive_frames]
+    moved = 0.0
+    for index in picks:
+        still, alive = (cv2.cvtColor(_to_720(clip[index]), cv2.COLOR_RGB2GRAY) for clip in clips)
+        differs = cv2.absdiff(still, alive) > 1
+        if differs.any():
+            # None: no first guess of the flow (not in OpenCV's stubs).
+            flow = cv2.calcOpticalFlowFarneback(still, alive, None, 0.5, 3, 15, 3, 5, 1.2, 0)  # type: ignore[call-overload]
+            moved = max(moved, float(np.percentile(np.linalg.norm(flow, axis=2)[differs], 99)))
+    return f"{','.join(kinds)} {moved:.2f}"
+
+
+def _to_720(frame: np.ndarray) -> np.ndarray:
+    scale = 720 / max(frame.shape[:2])
+    return cv2.resize(
+        frame, (round(frame.shape[1] * scale), round(frame.shape[0] * scale)), interpolation=cv2.INTER_AREA
+    )
+
+
 def contact_sheet(frames: dict[int, np.ndarray], title: str, path: Path) -> None:
     """Five frames in a row, and below them 1:1 crops of the centre of the first and last frames,
     where softness, jitter or a warped face shows at the clip's real resolution."""
@@ -262,6 +304,7 @@ def bench_photo(photo_path: Path, out: Path, workdir: Path, repeat: int, ffmpeg:
                 full if variant == "clip" else None,
                 metrics,
                 container_ok,
+                ambient_motion(image) if variant == "clip" else "",
             )
         )
         contact_sheet(frames, f"{photo_path.name} {variant}", out / f"{video.stem}.png")
@@ -276,7 +319,7 @@ def _cell(value: float | None, ok: bool, digits: int) -> str:
 def print_table(rows: list[Row]) -> None:
     header = (
         "photo", "variant", "size", "s/clip", "cpu s", "full s", "zoompan s", "zp cpu s", "PSNR0", "flow",
-        "max", "steady", "parallax", "flicker", "smooth", "edges", "seam", "verdict",
+        "max", "steady", "parallax", "flicker", "smooth", "edges", "seam", "ambient", "verdict",
     )  # fmt: skip
     lines = []
     for row in rows:
@@ -300,6 +343,7 @@ def print_table(rows: list[Row]) -> None:
                 _cell(m.smoothness, "smoothness" not in failed, 4),
                 "ok" if m.edges_ok else "FAIL",
                 _cell(m.loop_seam, "seam" not in failed, 2),
+                row.ambient,
                 "PASS" if not failed else "FAIL " + ",".join(sorted(failed)),
             )
         )
@@ -313,7 +357,8 @@ def print_table(rows: list[Row]) -> None:
         f"{MIN_SMOOTHNESS}; edges intact; loop seam <= {MAX_LOOP_SEAM}; a whole `vivant animate` in at "
         f"most half the zoompan time and under {MAX_SECONDS} s (wall; CPU seconds beside it). '!' marks a "
         "missed target; zoompan rows "
-        "are the baseline, judged by the same targets but for speed."
+        "are the baseline, judged by the same targets but for speed. ambient: the kinds of ambient motion "
+        "and how far they move the scene beyond the camera (p99 px at 720)."
     )
     for row in rows:
         for fault in row.metrics.edge_faults:

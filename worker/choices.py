@@ -1,6 +1,6 @@
-"""What a clip may ask for (engine, strength, camera move) and the queue each engine renders on: shared by
-the settings, the API, the dispatcher and the engines, and importable without NumPy or OpenCV, so the web
-app routes clips without loading an engine."""
+"""What a clip may ask for (engine, strength, camera move, ambient motion) and the queue each engine renders
+on: shared by the settings, the API, the dispatcher and the engines, and importable without NumPy or
+OpenCV, so the web app routes clips without loading an engine."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ Strength = Literal["whisper", "gentle", "lively"]
 Camera = Literal["auto", "still", "push", "drift", "orbit"]
 STRENGTHS: tuple[Strength, ...] = ("whisper", "gentle", "lively")
 CAMERAS: tuple[Camera, ...] = ("auto", "still", "push", "drift", "orbit")
+# Ambient motion in the scene itself (worker/engines/ambient.py): `auto` where the photo has it, `off` none.
+Ambient = Literal["auto", "off"]
+AMBIENTS: tuple[Ambient, ...] = get_args(Ambient)
+AmbientKind = Literal["sky", "water", "foliage", "light"]
 
 EngineName = Literal["parallax", "diffusers"]
 ENGINE_NAMES: tuple[EngineName, ...] = get_args(EngineName)

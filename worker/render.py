@@ -217,7 +217,9 @@ def rendered_clip(
             width=width,
             height=height,
             frames=frames,
+            # An engine that does not move the scene itself gives it no ambient motion.
             metrics=metrics.to_dict()
+            | {"ambient": []}
             | facts
             | {
                 "gate": gate,

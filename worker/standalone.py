@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.images import ImageRejected, load_photo_rgb
-from worker.choices import Camera, Strength
+from worker.choices import Ambient, Camera, Strength
 from worker.engines import get_engine
 from worker.engines.base import EngineError, MotionSpec, ProgressFn
 from worker.masks import load_keep_still_mask
@@ -20,6 +20,7 @@ def animate_file(
     preset: str | None = None,
     strength: Strength = "gentle",
     camera: Camera = "auto",
+    ambient: Ambient = "auto",
     seconds: float = 4.0,
     fps: int = 24,
     long_side: int = 1280,
@@ -43,6 +44,7 @@ def animate_file(
             fps=fps,
             strength=strength,
             camera=camera,
+            ambient=ambient,
             loop=loop,
             seed=seed,
             long_side=long_side,

@@ -72,6 +72,7 @@ def _spec(clip: Clip) -> MotionSpec:
         fps=int(s.get("fps", 24)),
         strength=s.get("strength", "gentle"),
         camera=s.get("camera", "auto"),
+        ambient=s.get("ambient", "auto"),
         loop=bool(s.get("loop", False)),
         seed=int(s.get("seed", 0)),
         long_side=int(s.get("long_side", 1280)),

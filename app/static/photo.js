@@ -44,6 +44,20 @@ document.addEventListener("DOMContentLoaded", () => {
     return [s.strength || "gentle", camera || "motion"].join(" ");
   }
 
+  // The ambient motion a clip was given (its metrics say which kinds), in the order the engine lists them.
+  const AMBIENT_WORDS = {
+    sky: "the sky drifts slowly",
+    water: "the water shimmers",
+    foliage: "the leaves stir",
+    light: "the light breathes",
+  };
+
+  function ambientWords(clip) {
+    const kinds = ((clip.metrics || {}).ambient || []).map((kind) => AMBIENT_WORDS[kind]).filter(Boolean);
+    if (!kinds.length) return null;
+    return kinds.length === 1 ? kinds[0] : `${kinds.slice(0, -1).join(", ")} and ${kinds[kinds.length - 1]}`;
+  }
+
   function madeOn(clip) {
     const device = (clip.metrics || {}).device;
     if (!device) return null;
@@ -54,6 +68,7 @@ document.addEventListener("DOMContentLoaded", () => {
     const s = clip.settings || {};
     const parts = [seconds(clip), motion(clip), s.loop ? "loops" : "plays once"];
     if (s.keep_still) parts.push("keep-still area");
+    if (s.ambient === "off") parts.push("no scene motion");
     return parts.join(" · ");
   }
 
@@ -125,6 +140,7 @@ document.addEventListener("DOMContentLoaded", () => {
     psnr_first: ["First frame vs photo (PSNR)", " dB"],
     flow_mean: ["Mean motion", " px/frame"],
     flow_max: ["Largest motion", " px/frame"],
+    ambient: ["Scene motion", ""],
     flow_p99_max: ["Largest local motion", " px/frame"],
     parallax_p75: ["Parallax", " px"],
     depth: ["Depth", ""], // "learned" (the depth model) or "estimate" (from the photo alone)
@@ -169,7 +185,9 @@ document.addEventListener("DOMContentLoaded", () => {
       s.keep_still ? "with a painted area kept still" : null,
       madeOn(clip),
     ].filter(Boolean);
-    aboutWords.textContent = sentence.join(", ").replace(/^./, (c) => c.toUpperCase()) + ".";
+    const capital = (words) => words.replace(/^./, (c) => c.toUpperCase());
+    const scene = ambientWords(clip);
+    aboutWords.textContent = capital(sentence.join(", ")) + "." + (scene ? ` ${capital(scene)}.` : "");
     const rows = [["Photo file", photo.original_name], ["Engine", clip.engine]];
     if (clip.width && clip.height) rows.push(["Size", `${clip.width} × ${clip.height}`]);
     const metrics = clip.metrics || {};
@@ -444,6 +462,7 @@ document.addEventListener("DOMContentLoaded", () => {
     const body = {
       strength: form.elements.strength.value,
       camera: form.elements.camera.value,
+      ambient: form.elements.ambient.value,
       loop: form.elements.loop.checked,
     };
     if (anythingPainted()) body.keep_still = canvas.toDataURL("image/png");

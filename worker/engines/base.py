@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import cv2
 import numpy as np
 
-from worker.choices import CAMERAS, STRENGTHS, Camera, Strength
+from worker.choices import AMBIENTS, CAMERAS, STRENGTHS, Ambient, Camera, Strength
 
 ProgressFn = Callable[[float], None]
 
@@ -36,6 +36,7 @@ class MotionSpec:
     fps: int = 24
     strength: Strength = "gentle"
     camera: Camera = "auto"
+    ambient: Ambient = "auto"
     loop: bool = False
     seed: int = 0
     long_side: int = 1280
@@ -50,6 +51,8 @@ class MotionSpec:
             raise EngineError(f"strength must be one of {', '.join(STRENGTHS)}, not {self.strength!r}")
         if self.camera not in CAMERAS:
             raise EngineError(f"camera must be one of {', '.join(CAMERAS)}, not {self.camera!r}")
+        if self.ambient not in AMBIENTS:
+            raise EngineError(f"ambient must be one of {', '.join(AMBIENTS)}, not {self.ambient!r}")
         if not 0.5 <= self.seconds <= 30:
             raise EngineError(f"seconds must be between 0.5 and 30, not {self.seconds}")
         if not 6 <= self.fps <= 60:
@@ -106,7 +109,8 @@ class Engine(ABC):
         """Yield `spec.frame_count` RGB uint8 frames at `output_size(...)` of the image.
 
         The first frame is the photo itself (resized to the output size). The engine writes into `facts`
-        how it made the clip (which depth it used, say); the renderer keeps them with the clip's metrics.
+        how it made the clip (which depth it used, which kinds of ambient motion it gave the scene); the
+        renderer keeps them with the clip's metrics.
         """
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise EngineError(f"engine expects an RGB uint8 image, got shape {image.shape} {image.dtype}")

@@ -4,10 +4,11 @@ From a depth and subject estimate (worker/engines/depth.py; with VIVANT_DEPTH=au
 learned model where `vivant models pull depth` fetched one, see learned_depth.py) it builds a few
 displacement fields once, per pixel: a lateral camera shift (displacement proportional to the distance
 from the subject's depth plane), a dolly (near things grow more than far ones, around the face) and a
-sitter's breath (chest and head rise by a fraction of a percent). Each frame is then one backward warp
-(cv2.remap) of the resized photo through `grid + sum(coefficient * field)`, the coefficients coming from
-the camera path (worker/engines/camera.py); composing a frame costs a few vector passes, not a per-pixel
-Python loop.
+sitter's breath (chest and head rise by a fraction of a percent), plus the scene's own ambient motion where
+it has some (a drifting sky, shimmering water, stirring leaves: worker/engines/ambient.py). Each frame is
+then one backward warp (cv2.remap) of the resized photo through `grid + sum(coefficient * field)`, the
+coefficients coming from the camera path (worker/engines/camera.py); composing a frame costs a few vector
+passes, not a per-pixel Python loop.
 
 Borders: each frame zooms in at least as far as its own displacement needs (found on the border ring),
 so no source coordinate leaves the photo (no black, empty or smeared edges); the zoom grows with the
@@ -28,9 +29,10 @@ import cv2
 import numpy as np
 
 from app.config import Settings
+from worker.engines.ambient import Ambient, LightSwell, find_regions, plan_ambient
 from worker.engines.base import Engine, MotionSpec, ProgressFn, output_size, resize_to
 from worker.engines.camera import CameraPath, camera_path, choose_camera
-from worker.engines.depth import Scene, estimate_scene, upsample
+from worker.engines.depth import Scene, estimate_scene, upsample, working_copy
 from worker.engines.learned_depth import learned_depth
 
 # Multiplier of every motion per strength; spec.amplitude scales it further.
@@ -40,10 +42,6 @@ _STRENGTH = {"whisper": 0.5, "gentle": 1.0, "lively": 1.8}
 # stretches the photo where the depth changes: a percent or two is depth, more is a wobble.
 _PAN = 0.02
 _SHIFT = 0.012
-# A loop goes out and comes back in the time a straight clip goes out once, so it moves about twice
-# as fast; on finely textured photos (railings, rows of glasses) that speed reads as flicker. The pan
-# shows no depth, so a loop pans half as far and keeps the whole slide, which is what reads as depth.
-_LOOP_PAN = 0.6
 # Dolly: the zoom of the whole view, and the extra scale of depth 1 over depth 0, at the end of the push.
 _ZOOM = 0.02
 _PUSH = 0.04
@@ -141,15 +139,20 @@ class _Plan:
     y: _Axis
     zoom: np.ndarray
     still: np.ndarray | None
+    light: LightSwell | None = None
 
     def __post_init__(self) -> None:
         self._maps = (np.empty_like(self.x.grid), np.empty_like(self.y.grid))
 
     def at_rest(self, index: int) -> bool:
         """Nothing moves in this frame (a still camera with no breath): it is the photo itself."""
-        return self.zoom[index] == 0.0 and not any(
-            axis.pan[index] != 0.0 or any(coef[index] != 0.0 for _, coef in axis.terms)
-            for axis in (self.x, self.y)
+        return (
+            self.zoom[index] == 0.0
+            and (self.light is None or self.light.gain[index] == 0.0)
+            and not any(
+                axis.pan[index] != 0.0 or any(coef[index] != 0.0 for _, coef in axis.terms)
+                for axis in (self.x, self.y)
+            )
         )
 
     def maps(self, index: int) -> tuple[np.ndarray, np.ndarray]:
@@ -162,14 +165,38 @@ class _Plan:
         if self.at_rest(index):
             return self.base.copy()
         map_x, map_y = self.maps(index)
-        frame = cv2.remap(self.base, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        source = self.base if self.light is None else self.light.source(self.base, index)
+        frame = cv2.remap(source, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
         if self.still is not None:
             # The motion is already zero there; the copy makes "not one pixel moves" hold by construction.
             cv2.copyTo(self.base, self.still, frame)
         return frame
 
 
-def _plan(base: np.ndarray, scene: Scene, spec: MotionSpec, path: CameraPath) -> _Plan:
+def _folded(
+    terms: list[tuple[np.ndarray, np.ndarray]], extra: list[tuple[np.ndarray, np.ndarray]]
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`terms` and `extra` together, each extra term whose coefficients are in proportion to a term's
+    folded into that term's field: one full-frame pass a frame instead of two (a drifting sky keeps time
+    with a drifting camera). Where the extra field is zero the term's field is unchanged to the bit."""
+    merged = list(terms)
+    for field, coef in extra:
+        for index, (base_field, base_coef) in enumerate(merged):
+            peak = int(np.argmax(np.abs(base_coef)))
+            if base_coef[peak] == 0.0:
+                continue
+            ratio = coef[peak] / base_coef[peak]
+            if np.allclose(coef, ratio * base_coef, rtol=0.0, atol=1e-9):
+                merged[index] = (base_field + np.float32(ratio) * field, base_coef)
+                break
+        else:
+            merged.append((field, coef))
+    return merged
+
+
+def _plan(
+    base: np.ndarray, scene: Scene, spec: MotionSpec, path: CameraPath, ambient: Ambient | None = None
+) -> _Plan:
     """Fields and per-frame coefficients for the whole clip, computed once."""
     h, w = base.shape[:2]
     long_side = max(h, w)
@@ -181,7 +208,7 @@ def _plan(base: np.ndarray, scene: Scene, spec: MotionSpec, path: CameraPath) ->
 
     # 1. Lateral move: the whole view pans, and things off the subject's plane slide against it. The
     # warp is backward: a camera moving right samples further right.
-    pan = path.shift * (_PAN * amp * long_side * (_LOOP_PAN if spec.loop else 1.0))
+    pan = path.shift * (_PAN * amp * long_side)
     shift = relative * np.float32(_SHIFT * amp * long_side)
     x_terms = [(shift, path.shift[:, 0])]
     y_terms = [(shift, path.shift[:, 1])]
@@ -196,6 +223,10 @@ def _plan(base: np.ndarray, scene: Scene, spec: MotionSpec, path: CameraPath) ->
         shoulders = (face_y + 1.3 * face_h) * h / scene.depth.shape[0]
         lift = np.minimum(np.float32(h - 1) - ys, np.float32(h - 1 - shoulders)).clip(0.0)
         y_terms.append((upsample(scene.subject, (w, h)) * lift * np.float32(_BREATH * amp), path.breath))
+    # Ambient motion: its fields are zero on the border ring, so the border zoom below is the camera's alone.
+    if ambient is not None:
+        x_terms = _folded(x_terms, ambient.x_terms)
+        y_terms = _folded(y_terms, ambient.y_terms)
     x_terms = [(f.astype(np.float32, copy=False), c) for f, c in x_terms if c.any()]
     y_terms = [(f.astype(np.float32, copy=False), c) for f, c in y_terms if c.any()]
 
@@ -213,7 +244,20 @@ def _plan(base: np.ndarray, scene: Scene, spec: MotionSpec, path: CameraPath) ->
         still, weight = _still_weight(spec.keep_still, (w, h), _FEATHER * long_side)
         x.hold_still(weight)
         y.hold_still(weight)
-    return _Plan(base=base, x=x, y=y, zoom=zoom, still=still)
+    return _Plan(
+        base=base, x=x, y=y, zoom=zoom, still=still, light=None if ambient is None else ambient.light
+    )
+
+
+def _ambient(base: np.ndarray, scene: Scene, spec: MotionSpec, path: CameraPath | None = None) -> Ambient:
+    if spec.ambient == "off":
+        return Ambient()
+    regions = find_regions(working_copy(base))
+    strength = _STRENGTH[spec.strength] * spec.amplitude
+    # The sky drifts the way the far plane slides under the camera's lateral move (see _plan's step 1).
+    far = np.zeros(1) if path is None else (0.0 - scene.focal_depth) * path.shift[:, 0]
+    side = float(np.sign(far[np.argmax(np.abs(far))])) if far.any() else None
+    return plan_ambient(base=base, scene=scene, spec=spec, regions=regions, strength=strength, sky_side=side)
 
 
 class ParallaxEngine(Engine):
@@ -245,7 +289,9 @@ class ParallaxEngine(Engine):
         scene, facts["depth"] = self.scene(base)
         camera = choose_camera(spec.camera, has_person=scene.has_person)
         path = camera_path(camera, frames=spec.frame_count, fps=spec.fps, loop=spec.loop, seed=spec.seed)
-        plan = _plan(base, scene, spec, path)
+        ambient = _ambient(base, scene, spec, path)
+        facts["ambient"] = list(ambient.kinds)
+        plan = _plan(base, scene, spec, path, ambient)
         n = spec.frame_count
         yield base.copy()
         progress(1 / n)
