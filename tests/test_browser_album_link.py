@@ -112,6 +112,7 @@ def test_an_album_link_is_made_on_the_album_page_and_watched_on_a_phone(server: 
         player = visitor.locator(".player")
         expect(player).to_be_visible()
         expect(visitor.locator(".player-count")).to_have_text(f"1 / {len(PHOTOS)}")
+        expect(visitor.locator(".player-album")).to_have_text("Summer at the lake")
         visitor.wait_for_function(
             "() => (document.querySelector('.player-layer.current video')?.currentTime ?? 0) > 0.2",
             timeout=CLIP_READY_MS,

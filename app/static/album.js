@@ -96,7 +96,7 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 
-  playButton.addEventListener("click", () => window.VivantPlayer.open(filmItems()));
+  playButton.addEventListener("click", () => window.VivantPlayer.open(filmItems(), { album: album.title }));
 
   animateButton.addEventListener("click", async () => {
     animateButton.disabled = true;

@@ -1,6 +1,7 @@
 // The album film, played in the browser: full screen, each photo's clip once, then its still held a moment,
 // then a cross-fade into the next. Self-contained and without API calls, so that any page can hand it items:
-//   window.VivantPlayer.open([{ title, still_url, clip_url, original_url }, ...], { startIndex, onClose })
+//   window.VivantPlayer.open([{ title, still_url, clip_url, original_url }, ...], { album, startIndex, onClose })
+// where `album` is the album's title, shown above each photo's date.
 "use strict";
 
 window.VivantPlayer = (() => {
@@ -79,6 +80,8 @@ window.VivantPlayer = (() => {
 
     // 1. The overlay: two or more stacked layers on the stage, the bars over them.
     const stage = el("div", { className: "player-stage" });
+    const albumTitle = el("p", { className: "player-album", text: options.album || "" });
+    albumTitle.hidden = !options.album;
     const title = el("p", { className: "player-title" });
     const count = el("p", { className: "player-count" });
     const original = el("a", { className: "player-button player-original", title: "The original photo" }, "Original");
@@ -91,9 +94,15 @@ window.VivantPlayer = (() => {
     end.hidden = true;
     const overlay = el(
       "div",
-      { className: "player", role: "dialog", "aria-modal": "true", "aria-label": "Album film", tabindex: "-1" },
+      {
+        className: "player",
+        role: "dialog",
+        "aria-modal": "true",
+        "aria-label": options.album ? `Album film: ${options.album}` : "Album film",
+        tabindex: "-1",
+      },
       stage,
-      el("div", { className: "player-bar player-top" }, el("div", { className: "player-caption" }, title, count), original, close),
+      el("div", { className: "player-bar player-top" }, el("div", { className: "player-caption" }, albumTitle, title, count), original, close),
       end,
       el("div", { className: "player-bar player-controls" }, previous, toggle, next),
     );

@@ -45,7 +45,8 @@ document.addEventListener("DOMContentLoaded", () => {
   if (playFilm && itemsData && window.VivantPlayer && typeof window.VivantPlayer.open === "function") {
     const items = JSON.parse(itemsData.textContent);
     playFilm.hidden = items.length === 0;
-    playFilm.addEventListener("click", () => window.VivantPlayer.open(items));
+    const album = document.querySelector("h1")?.textContent.trim() || "";
+    playFilm.addEventListener("click", () => window.VivantPlayer.open(items, { album }));
   }
 
   // "Watch the film" scrolls to it and starts it.
