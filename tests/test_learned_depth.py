@@ -289,6 +289,32 @@ def test_without_torch_auto_falls_back_with_the_reason(model_dir: Path) -> None:
     assert "needs torch and transformers" in done.stderr
 
 
+# A fresh interpreter where OMP_NUM_THREADS is unset: torch's threads are the worker process's share.
+THREADS = """
+import os, sys
+import numpy as np
+import torch
+from app.config import Settings
+from worker.engines.learned_depth import learned_depth
+settings = Settings(model_dir=sys.argv[1], worker_concurrency=int(sys.argv[2]))
+before = torch.get_num_threads()
+assert learned_depth(np.full((64, 96, 3), 128, np.uint8), settings) is not None
+print(before, torch.get_num_threads(), os.cpu_count())
+"""
+
+
+@pytest.mark.parametrize("concurrency", [1, 64])
+def test_each_worker_process_runs_torch_on_its_share_of_the_cores(model_dir: Path, concurrency: int) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"} | {"PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-c", THREADS, str(model_dir), str(concurrency)],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    _, after, cores = (int(word) for word in done.stdout.split())
+    assert after == max(1, cores // concurrency)
+
+
 def test_bench_builds_the_released_small_architecture() -> None:
     """bench/depth.py's in-code config is the released model's: 24.8 M parameters (meta device, no memory)."""
     from bench.depth import small_config

@@ -11,6 +11,7 @@ estimate (worker/engines/depth.py) and says once why.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,18 @@ def _fall_back(reason: str) -> None:
         log.info("parallax depth: the weight-free estimate, because %s", reason)
 
 
+def _share_the_cores(settings: Settings) -> None:
+    """Each of the worker's VIVANT_WORKER_CONCURRENCY processes would otherwise run torch on every core:
+    give each its share, unless OMP_NUM_THREADS already says how many."""
+    if "OMP_NUM_THREADS" in os.environ:
+        return
+    import torch
+
+    share = max(1, (os.cpu_count() or 1) // settings.worker_concurrency)
+    if torch.get_num_threads() != share:
+        torch.set_num_threads(share)
+
+
 def learned_depth(image: np.ndarray, settings: Settings) -> np.ndarray | None:
     """The learned depth map of `image` where VIVANT_DEPTH and the machine allow it, else None."""
     if settings.depth == "estimate":
@@ -147,6 +160,7 @@ def learned_depth(image: np.ndarray, settings: Settings) -> np.ndarray | None:
     predictor = predictor_for(folder)
     try:
         predictor.load()
+        _share_the_cores(settings)
     except ImportError:
         _fall_back("the learned depth needs torch and transformers: pip install 'vivant[gpu]'")
         return None
