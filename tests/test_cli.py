@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from app.config import Settings
 from app.lan import lan_address
@@ -174,6 +175,21 @@ def test_animate_refuses_a_file_that_is_not_a_photo(tmp_path: Path) -> None:
     result = vivant("animate", str(FIXTURES / "bad" / "script.svg"), "-o", str(tmp_path / "x.mp4"))
     assert result.returncode != 0
     assert "script.svg" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "x.mp4").exists()
+
+
+@pytest.mark.parametrize("mask", ["text", "wrong size"])
+def test_animate_refuses_a_keep_still_mask_it_cannot_use_with_the_reason(tmp_path: Path, mask: str) -> None:
+    photo = FIXTURES / "photos" / "einstein.jpg"  # 375x500
+    drawn = tmp_path / "mask.png"
+    if mask == "text":
+        drawn.write_text("not a picture")
+    else:
+        Image.new("L", (100, 100), 255).save(drawn)
+    result = vivant("animate", str(photo), "-o", str(tmp_path / "x.mp4"), "--keep-still", str(drawn))
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    reason = "cannot be read as an image" if mask == "text" else "100x100 but the photo is 375x500"
+    assert "keep-still mask" in result.stderr and reason in result.stderr, result.stderr
     assert not (tmp_path / "x.mp4").exists()
 
 

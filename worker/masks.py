@@ -14,8 +14,11 @@ def load_keep_still_mask(path: Path, size: tuple[int, int], *, fit: bool = False
 
     Without `fit` it must already be that size (`vivant animate`: the person drew it on that photo);
     with `fit` it is scaled to it (the photo page paints at the size it shows the photo)."""
-    with Image.open(path) as mask_image:
-        mask = np.asarray(mask_image.convert("L"))
+    try:
+        with Image.open(path) as mask_image:
+            mask = np.asarray(mask_image.convert("L"))
+    except OSError as exc:  # not an image, truncated, unreadable
+        raise ValueError(f"the keep-still mask {path.name} cannot be read as an image ({exc})") from None
     if (mask.shape[1], mask.shape[0]) != size:
         if not fit:
             raise ValueError(

@@ -199,7 +199,8 @@ class FlowMeter:
 
     def add(self, frame: np.ndarray) -> None:
         """An RGB frame at any size."""
-        self.add_gray(cv2.cvtColor(_to_long_side(frame, MEASURE_LONG_SIDE), cv2.COLOR_RGB2GRAY))
+        # Grey first, then shrink: a third of the pixels to resize (a quarter of this meter's time).
+        self.add_gray(_to_long_side(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), MEASURE_LONG_SIDE))
 
     def add_gray(self, gray: np.ndarray) -> None:
         """A grey frame at MEASURE_LONG_SIDE."""

@@ -29,11 +29,13 @@ import cv2
 import numpy as np
 
 from app.config import Settings
+from worker.choices import AmbientKind
 from worker.engines.ambient import Ambient, LightSwell, find_regions, plan_ambient
 from worker.engines.base import Engine, MotionSpec, ProgressFn, output_size, resize_to
 from worker.engines.camera import CameraPath, camera_path, choose_camera
 from worker.engines.depth import Scene, estimate_scene, upsample, working_copy
 from worker.engines.learned_depth import learned_depth
+from worker.engines.regions import Region
 
 # Multiplier of every motion per strength; spec.amplitude scales it further.
 _STRENGTH = {"whisper": 0.5, "gentle": 1.0, "lively": 1.8}
@@ -55,6 +57,8 @@ _BREATH = 0.006
 _FEATHER = 0.03
 # Frames rendered ahead of the one being encoded.
 _AHEAD = 3
+# Rows warped at a time: a strip's two maps (160 KB at 1280 px wide) stay in the CPU's cache.
+_STRIP_ROWS = 16
 # Headroom on the border zoom, so rounding never puts a source coordinate on the photo's edge.
 _MARGIN_SAFETY = 1.03
 
@@ -84,23 +88,23 @@ class _Axis:
         self.terms = [(field * weight, coef) for field, coef in self.terms]
         self.rigid_fields = ((self.centre - self.grid) * weight, weight)
 
-    def compose(self, index: int, zoom: float, out: np.ndarray) -> np.ndarray:
-        """The grid zoomed by `zoom` about the centre, panned, plus every term, into `out`: one
-        full-frame pass a term, into a buffer kept from frame to frame (fresh maps would fault in 13 MB
-        of new pages a frame at 1280x1280)."""
-        active = [(field, float(coef[index])) for field, coef in self.terms]
+    def compose(self, index: int, zoom: float, out: np.ndarray, rows: slice) -> np.ndarray:
+        """The grid zoomed by `zoom` about the centre, panned, plus every term, on `rows`, into `out`
+        (as many rows): one pass a term."""
+        active = [(field[rows], float(coef[index])) for field, coef in self.terms]
         pan = float(self.pan[index])
+        grid = self.grid[rows]
         if self.rigid_fields is None:
             # With no keep-still mask, zoom and pan are affine: free in addWeighted's alpha and gamma.
             scale, offset = 1.0 - zoom, zoom * self.centre + pan
         else:
             scale, offset = 1.0, 0.0
-            active[:0] = [(self.rigid_fields[0], zoom), (self.rigid_fields[1], pan)]
+            active[:0] = [(self.rigid_fields[0][rows], zoom), (self.rigid_fields[1][rows], pan)]
         active = [(field, coef) for field, coef in active if coef != 0.0]
         if not active:
-            return cv2.addWeighted(self.grid, scale, self.grid, 0.0, offset, dst=out)
+            return cv2.addWeighted(grid, scale, grid, 0.0, offset, dst=out)
         field, coef = active[0]
-        cv2.addWeighted(self.grid, scale, field, coef, offset, dst=out)
+        cv2.addWeighted(grid, scale, field, coef, offset, dst=out)
         for field, coef in active[1:]:
             cv2.addWeighted(out, 1.0, field, coef, 0.0, dst=out)
         return out
@@ -146,7 +150,8 @@ class _Plan:
     light: LightSwell | None = None
 
     def __post_init__(self) -> None:
-        self._maps = (np.empty_like(self.x.grid), np.empty_like(self.y.grid))
+        strip = (min(_STRIP_ROWS, self.y.size), self.x.size)
+        self._strip = (np.empty(strip, np.float32), np.empty(strip, np.float32))
 
     def at_rest(self, index: int) -> bool:
         """Nothing moves in this frame (a still camera with no breath): it is the photo itself."""
@@ -159,18 +164,32 @@ class _Plan:
             )
         )
 
-    def maps(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """Where each pixel of frame `index` samples the photo. The same two buffers are filled for
-        every frame, so frames must be made one at a time (the engine makes them on one thread)."""
+    def maps(self, index: int, rows: slice = slice(None)) -> tuple[np.ndarray, np.ndarray]:
+        """Where each pixel of frame `index` on `rows` samples the photo (new arrays)."""
         zoom = float(self.zoom[index])
-        return self.x.compose(index, zoom, self._maps[0]), self.y.compose(index, zoom, self._maps[1])
+        count = len(range(*rows.indices(self.y.size)))
+        out = (np.empty((count, self.x.size), np.float32), np.empty((count, self.x.size), np.float32))
+        return self.x.compose(index, zoom, out[0], rows), self.y.compose(index, zoom, out[1], rows)
 
     def frame(self, index: int) -> np.ndarray:
+        """Frame `index`, warped a strip of rows at a time: a strip's maps are made and used while they
+        are still in the CPU's cache (whole-frame maps, 13 MB at 1280x1280, are written out to memory and
+        read back: a quarter more CPU time). The strip buffers are reused, so frames are made one at a
+        time (the engine makes them on one thread)."""
         if self.at_rest(index):
             return self.base.copy()
-        map_x, map_y = self.maps(index)
         source = self.base if self.light is None else self.light.source(self.base, index)
-        frame = cv2.remap(source, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        frame = np.empty_like(self.base)
+        zoom = float(self.zoom[index])
+        height = self.y.size
+        for start in range(0, height, _STRIP_ROWS):
+            rows = slice(start, min(start + _STRIP_ROWS, height))
+            count = rows.stop - start
+            map_x = self.x.compose(index, zoom, self._strip[0][:count], rows)
+            map_y = self.y.compose(index, zoom, self._strip[1][:count], rows)
+            cv2.remap(
+                source, map_x, map_y, cv2.INTER_LINEAR, dst=frame[rows], borderMode=cv2.BORDER_REFLECT_101
+            )
         if self.still is not None:
             # The motion is already zero there; the copy makes "not one pixel moves" hold by construction.
             cv2.copyTo(self.base, self.still, frame)
@@ -253,10 +272,18 @@ def _plan(
     )
 
 
-def _ambient(base: np.ndarray, scene: Scene, spec: MotionSpec, path: CameraPath | None = None) -> Ambient:
+def _ambient(
+    base: np.ndarray,
+    scene: Scene,
+    spec: MotionSpec,
+    path: CameraPath | None = None,
+    regions: dict[AmbientKind, Region] | None = None,
+) -> Ambient:
+    """The scene's own motion; `regions` are find_regions' on the working copy, found here if not given."""
     if spec.ambient == "off":
         return Ambient()
-    regions = find_regions(working_copy(base))
+    if regions is None:
+        regions = find_regions(working_copy(base))
     strength = _STRENGTH[spec.strength] * spec.amplitude
     # The sky drifts the way the far plane slides under the camera's lateral move (see _plan's step 1).
     far = np.zeros(1) if path is None else (0.0 - scene.focal_depth) * path.shift[:, 0]
@@ -290,18 +317,21 @@ class ParallaxEngine(Engine):
     ) -> Iterator[np.ndarray]:
         w, h = output_size(image.shape[1], image.shape[0], spec.long_side)
         base = resize_to(image, (w, h))
-        scene, facts["depth"] = self.scene(base)
-        camera = choose_camera(spec.camera, has_person=scene.has_person)
-        path = camera_path(camera, frames=spec.frame_count, fps=spec.fps, loop=spec.loop, seed=spec.seed)
-        ambient = _ambient(base, scene, spec, path)
-        facts["ambient"] = list(ambient.kinds)
-        plan = _plan(base, scene, spec, path, ambient)
-        n = spec.frame_count
-        yield base.copy()
-        progress(1 / n)
-        # Frames are rendered a few ahead on a second thread (cv2 releases the GIL), so the warp runs
-        # while the caller encodes and measures the previous frame instead of after it.
+        # One helper thread: it looks for the ambient regions while this one estimates the scene, then
+        # renders frames a few ahead (OpenCV releases the GIL).
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parallax") as pool:
+            regions = None if spec.ambient == "off" else pool.submit(find_regions, working_copy(base))
+            n = spec.frame_count
+            # The first frame is the photo at rest: the caller starts encoding while the scene is read.
+            yield base.copy()
+            progress(1 / n)
+            scene, facts["depth"] = self.scene(base)
+            camera = choose_camera(spec.camera, has_person=scene.has_person)
+            path = camera_path(camera, frames=spec.frame_count, fps=spec.fps, loop=spec.loop, seed=spec.seed)
+            ambient = _ambient(base, scene, spec, path, None if regions is None else regions.result())
+            facts["ambient"] = list(ambient.kinds)
+            plan = _plan(base, scene, spec, path, ambient)
+            # The warp runs while the caller encodes and measures the previous frame instead of after it.
             ahead: deque[Future[np.ndarray]] = deque()
             try:
                 for index in range(1, n):
