@@ -21,6 +21,7 @@ import numpy as np
 from app.images import load_photo_rgb
 from worker import flow as dense_flow
 from worker.engines.base import Strength, resize_to
+from worker.stats import percentile
 
 MEASURE_LONG_SIDE = 720
 # Flow is measured at 240 px and scaled to 720-px units. OpenCV's Farneback with its usual settings costs
@@ -223,7 +224,7 @@ class FlowMeter:
         magnitude = cv2.magnitude(dx, dy) * self._scale
         self._pair_flow.append(float(magnitude.mean()))
         # Every 4th pixel is plenty for a percentile and costs a quarter.
-        self._pair_p99.append(float(np.percentile(magnitude.ravel()[::4], 99)))
+        self._pair_p99.append(percentile(magnitude.ravel()[::4], 99))
 
     def result(self) -> FlowStats:
         if not self._pair_flow:
@@ -369,7 +370,7 @@ class MetricsAccumulator:
             return None
         fine = _fit_affine(corners[ok], moved[ok])
         fitted = corners[ok] @ fine[:, :2].T + fine[:, 2]
-        return float(np.percentile(np.linalg.norm(fitted - moved[ok], axis=1), 75))
+        return percentile(np.linalg.norm(fitted - moved[ok], axis=1), 75)
 
     def _parallax(self) -> float | None:
         """The larger of the middle and the last frame's: a loop ends where it began."""

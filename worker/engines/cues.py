@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from worker.stats import percentiles
+
 # Re-blur of the gradient ratio, in pixels of the copy it runs on.
 _REBLUR = 1.0
 # Lines shorter than this fraction of the long side are texture, not structure.
@@ -42,7 +44,7 @@ def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float
 
 def normalise(values: np.ndarray) -> np.ndarray:
     """To 0..1 between the 2nd and 99th percentiles (a few outliers do not squash the rest)."""
-    low, high = np.percentile(values, (2, 99))
+    low, high = percentiles(values, (2, 99))
     return np.clip((values - low) / max(high - low, 1e-6), 0.0, 1.0).astype(np.float32)
 
 
@@ -90,7 +92,7 @@ def defocus(gray: np.ndarray, *, size: tuple[int, int]) -> Focus:
     # Shallow depth of field: parts of the frame with edges are much sharper than others. Read over
     # the area that has edges (a flat wall or a drawing's blank paper says nothing about focus).
     covered = dense[cv2.resize(weights, size, interpolation=cv2.INTER_LINEAR) > 0.02]
-    low, high = np.percentile(covered, (10, 90)) if covered.size else (0.0, 0.0)
+    low, high = percentiles(covered, (10, 90)) if covered.size else (0.0, 0.0)
     confidence = float(np.clip((high - low - 0.3) / 0.7, 0.0, 1.0))
     return Focus(sharp=normalise(sharp), confidence=confidence)
 
@@ -170,6 +172,30 @@ def perspective_ramp(shape: tuple[int, int], point: tuple[float, float]) -> np.n
     return np.sqrt(distance / max(float(distance.max()), 1e-6)).astype(np.float32)
 
 
+# sRGB to CIE XYZ (D65), each row divided by the white point's own X, Y or Z: OpenCV's Lab constants.
+_RGB_TO_XYZ = (
+    np.array([[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]])
+    / np.array([[0.950456], [1.0], [1.088754]])
+).astype(np.float32)
+# Each 8-bit sRGB level, linearised.
+_LINEAR = np.array(
+    [v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4 for v in np.arange(256) / 255.0], np.float32
+)
+
+
+def lab8(rgb: np.ndarray) -> np.ndarray:
+    """Lab of an RGB uint8 image, float32 in OpenCV's 8-bit scaling (L 0..255, a and b offset by 128).
+
+    Computed here rather than by OpenCV, whose Lab conversions build their tables on first use: 35 ms at the
+    start of every `vivant animate`, for values that differ from these by rounding alone."""
+    xyz = _LINEAR[rgb] @ _RGB_TO_XYZ.T
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + np.float32(16 / 116)).astype(np.float32)
+    lightness = np.where(xyz[..., 1] > 0.008856, 116 * f[..., 1] - 16, 903.3 * xyz[..., 1])
+    a = 500 * (f[..., 0] - f[..., 1]) + 128
+    b = 200 * (f[..., 1] - f[..., 2]) + 128
+    return np.dstack([lightness * np.float32(255 / 100), a, b]).astype(np.float32)
+
+
 def superpixels(
     rgb: np.ndarray, *, count: int = 150, compactness: float = 12.0, rounds: int = 4
 ) -> np.ndarray:
@@ -180,7 +206,7 @@ def superpixels(
     rgb = cv2.resize(rgb, (max(8, full[0] // 2), max(8, full[1] // 2)), interpolation=cv2.INTER_AREA)
     h, w = rgb.shape[:2]
     step = max(4, round(np.sqrt(h * w / count)))
-    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
+    lab = lab8(rgb)
     texture = np.sqrt(
         np.maximum(cv2.blur(lab[..., 0] ** 2, (5, 5)) - cv2.blur(lab[..., 0], (5, 5)) ** 2, 0.0)
     )

@@ -28,6 +28,7 @@ from worker.engines.cues import (
     Focus,
     defocus,
     guided_filter,
+    lab8,
     normalise,
     perspective_ramp,
     region_mean,
@@ -35,6 +36,7 @@ from worker.engines.cues import (
     vanishing_point,
 )
 from worker.engines.regions import sky_mask
+from worker.stats import percentile
 
 __all__ = ["Scene", "estimate_scene", "guided_filter", "spectral_saliency", "upsample", "working_copy"]
 
@@ -106,7 +108,7 @@ def spectral_saliency(gray: np.ndarray) -> np.ndarray:
 def colour_saliency(rgb: np.ndarray) -> np.ndarray:
     """Spectral saliency of lightness and of both colour axes: a red flower on green leaves stands out
     in colour more than in brightness."""
-    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)
+    lab = lab8(rgb)
     return normalise(
         sum((spectral_saliency(lab[..., i]) for i in range(3)), np.zeros(lab.shape[:2], np.float32))
     )
@@ -200,7 +202,7 @@ def estimate_scene(image: np.ndarray, *, depth_hint: np.ndarray | None = None) -
         c = focus_map.confidence
         focused = c * focus_map.sharp + (1.0 - c) * sharpness(gray)
         cue = (0.5 * salient + focused) * _centre_prior(h, w)
-        prior = (cue > np.percentile(cue, 65)).astype(np.float32)
+        prior = (cue > percentile(cue, 65)).astype(np.float32)
 
     # 2. Segment it; a mask that is implausibly tiny or fills the frame falls back to the prior.
     subject = _segment(small, prior, core)
@@ -230,7 +232,7 @@ def estimate_scene(image: np.ndarray, *, depth_hint: np.ndarray | None = None) -
         focus = (float(xs.mean()) / w, float(ys.mean()) / h) if len(xs) else (0.5, 0.5)
     # The camera keeps the subject's plane still; its median depth ignores the soft layer edge.
     inside = subject > 0.5
-    focal_depth = float(np.median(depth[inside])) if inside.any() else float(np.median(depth))
+    focal_depth = percentile(depth[inside], 50) if inside.any() else percentile(depth, 50)
     return Scene(
         depth=depth.astype(np.float32),
         subject=subject.astype(np.float32),

@@ -22,6 +22,7 @@ import numpy as np
 from app.config import Settings
 from worker.engines.base import EngineError
 from worker.engines.weights import ModelFolder, hf_cache_dir
+from worker.stats import percentiles
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ def pixel_values(image: np.ndarray) -> np.ndarray:
 
 def normalise(raw: np.ndarray) -> np.ndarray:
     """The model's relative inverse depth (larger is nearer) as float32 0..1 with 1 = near."""
-    low, high = np.percentile(raw, (_LOW, _HIGH))
+    low, high = percentiles(raw, (_LOW, _HIGH))
     return np.clip((raw - low) / max(float(high - low), 1e-6), 0.0, 1.0).astype(np.float32)
 
 
