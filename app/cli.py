@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING
 import click
 
 from app.defaults import DEFAULT_MAX_PIXELS
-from worker.choices import AMBIENTS, ENGINE_NAMES
+from worker.choices import AMBIENTS, DEPTH_MODES, ENGINE_NAMES
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from app.config import Settings
-    from worker.choices import Ambient, Camera, Strength
+    from worker.choices import Ambient, Camera, DepthMode, Strength
 
 DATA_DIR_OPTION = click.option(
     "--data-dir",
@@ -269,6 +269,23 @@ def worker(queues: str, concurrency: int | None, quiet: bool, data_dir: Path | N
     help="Refuse a photo with more pixels than this (also read from VIVANT_MAX_PIXELS).",
 )
 @click.option(
+    "--depth",
+    type=click.Choice(DEPTH_MODES),
+    default="auto",
+    show_default=True,
+    envvar="VIVANT_DEPTH",
+    help="The parallax engine's depth: the learned model where `vivant models pull depth` fetched it (auto), "
+    "or always the weight-free estimate (also read from VIVANT_DEPTH).",
+)
+@click.option(
+    "--model-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    envvar="VIVANT_MODEL_DIR",
+    help="Where model weights are looked for before the Hugging Face cache (also read from "
+    "VIVANT_MODEL_DIR).",
+)
+@click.option(
     "--metrics",
     "all_metrics",
     is_flag=True,
@@ -290,6 +307,8 @@ def animate(
     seed: int,
     keep_still: Path | None,
     max_pixels: int,
+    depth: DepthMode,
+    model_dir: Path | None,
     all_metrics: bool,
 ) -> None:
     """Make one clip from PHOTO, with no server; prints the output path last."""
@@ -313,9 +332,11 @@ def animate(
             keep_still=keep_still,
             all_metrics=all_metrics,
             progress=ProgressLine(photo.name),
-            # The one setting this command needs, as an option: the settings machinery would take a
-            # tenth of a second of the few this command runs.
+            # The settings this command needs, as options reading the same variables: the settings
+            # machinery would take a tenth of a second of the few this command runs.
             max_pixels=max_pixels,
+            depth=depth,
+            model_dir=model_dir,
         )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None

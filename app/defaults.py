@@ -1,5 +1,5 @@
-"""Defaults shared by the settings and `vivant animate`, which reads its one limit as an option (with
-the same VIVANT_ environment variable) so that it starts without loading the settings machinery."""
+"""Defaults shared by the settings and `vivant animate`, which reads its settings as options (with
+the same VIVANT_ environment variables) so that it starts without loading the settings machinery."""
 
 from __future__ import annotations
 

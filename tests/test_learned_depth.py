@@ -8,6 +8,7 @@ quality of the depth.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -132,7 +133,7 @@ def test_pull_offline_says_why_in_one_line(tmp_path: Path) -> None:
     )  # fmt: skip
     assert pulled.returncode != 0 and "Traceback" not in pulled.stderr
     assert f"could not fetch {DEPTH_MODEL.repo_id}" in pulled.stderr
-    assert DEPTH_MODEL.locate(Settings(model_dir=tmp_path / "models")) is None
+    assert DEPTH_MODEL.locate(tmp_path / "models") is None
 
 
 def test_weights_in_the_hugging_face_cache_are_used(
@@ -145,7 +146,7 @@ def test_weights_in_the_hugging_face_cache_are_used(
     (repo / "refs" / "main").write_text("abc123")
     settings = Settings(model_dir=None)
 
-    assert DEPTH_MODEL.locate(settings) == repo / "snapshots" / "abc123"
+    assert DEPTH_MODEL.locate(settings.model_dir) == repo / "snapshots" / "abc123"
     assert ParallaxEngine(settings).scene(_base(photo))[1] == "learned"
 
 
@@ -259,6 +260,37 @@ def test_a_clip_renders_end_to_end_with_learned_depth(
     assert np.abs(frames[-1].astype(np.float64) - frames[0]).mean() > 0.5
 
 
+@pytest.mark.parametrize("how", ["environment", "option"])
+def test_vivant_animate_finds_the_model_from_its_option_or_the_environment_and_obeys_depth(
+    model_dir: Path, tmp_path: Path, how: str
+) -> None:
+    """`vivant animate` reads VIVANT_MODEL_DIR and VIVANT_DEPTH as options, without the settings object."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("VIVANT_")}
+    env["PYTHONPATH"] = str(REPO)
+    where: list[str] = []
+    if how == "environment":
+        env["VIVANT_MODEL_DIR"] = str(model_dir)
+    else:
+        where = ["--model-dir", str(model_dir)]
+
+    def animate(*extra: str) -> dict[str, Any]:
+        out = tmp_path / "clip.mp4"
+        done = subprocess.run(
+            [sys.executable, "-m", "app.cli", "animate", str(FIXTURES / "photos" / "einstein.jpg"), "-o",
+             str(out), "--seconds", "0.5", "--fps", "12", "--long-side", "160", "--metrics", *where, *extra],
+            env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        *report, path = done.stdout.strip().splitlines()
+        assert path == str(out)
+        return json.loads("\n".join(report))
+
+    assert animate()["depth"] == "learned"
+    assert animate("--depth", "estimate")["depth"] == "estimate"
+    env["VIVANT_DEPTH"] = "estimate"
+    assert animate()["depth"] == "estimate"
+
+
 # A fresh interpreter where torch cannot be imported, with the weights present.
 NO_TORCH = """
 import json, logging, sys
@@ -295,10 +327,10 @@ import os, sys
 import numpy as np
 import torch
 from app.config import Settings
-from worker.engines.learned_depth import learned_depth
+from worker.engines.learned_depth import DepthOptions, learned_depth
 settings = Settings(model_dir=sys.argv[1], worker_concurrency=int(sys.argv[2]))
 before = torch.get_num_threads()
-assert learned_depth(np.full((64, 96, 3), 128, np.uint8), settings) is not None
+assert learned_depth(np.full((64, 96, 3), 128, np.uint8), DepthOptions.from_settings(settings)) is not None
 print(before, torch.get_num_threads(), os.cpu_count())
 """
 

@@ -14,6 +14,10 @@ CAMERAS: tuple[Camera, ...] = ("auto", "still", "push", "drift", "orbit")
 Ambient = Literal["auto", "off"]
 AMBIENTS: tuple[Ambient, ...] = get_args(Ambient)
 AmbientKind = Literal["sky", "water", "foliage", "light"]
+# Depth for the parallax engine: "auto" uses the learned model where its weights and torch are there
+# (`vivant models pull depth`), else the weight-free estimate; "estimate" never loads a model.
+DepthMode = Literal["auto", "estimate"]
+DEPTH_MODES: tuple[DepthMode, ...] = get_args(DepthMode)
 
 EngineName = Literal["parallax", "diffusers"]
 ENGINE_NAMES: tuple[EngineName, ...] = get_args(EngineName)

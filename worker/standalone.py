@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.images import ImageRejected, load_photo_rgb
-from worker.choices import Ambient, Camera, Strength
+from worker.choices import Ambient, Camera, DepthMode, Strength
 
 if TYPE_CHECKING:
     from worker.engines.base import ProgressFn
@@ -29,6 +29,8 @@ def animate_file(
     loop: bool = False,
     seed: int = 0,
     keep_still: Path | None = None,
+    depth: DepthMode = "auto",
+    model_dir: Path | None = None,
     all_metrics: bool = False,
     progress: ProgressFn,
     max_pixels: int,
@@ -46,11 +48,15 @@ def animate_file(
         )
         from worker.engines import get_engine
         from worker.engines.base import EngineError, MotionSpec
+        from worker.engines.learned_depth import DepthOptions
+        from worker.engines.parallax import ParallaxEngine
         from worker.masks import load_keep_still_mask
         from worker.render import render_clip
 
         try:
-            motion_engine = get_engine(engine)
+            # This one process has the cores to itself.
+            options = DepthOptions(mode=depth, model_dir=model_dir, processes=1)
+            motion_engine = ParallaxEngine(depth=options) if engine == "parallax" else get_engine(engine)
             image = decoding.result()
         except (ImageRejected, EngineError) as exc:
             raise ValueError(f"{photo.name}: {exc}") from None

@@ -13,15 +13,19 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
-from app.config import Settings
+from worker.choices import DepthMode
 from worker.engines.base import EngineError
 from worker.engines.weights import ModelFolder, hf_cache_dir
+
+if TYPE_CHECKING:
+    from app.config import Settings
 from worker.stats import percentiles
 
 log = logging.getLogger(__name__)
@@ -45,6 +49,20 @@ _MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 _STD = np.array([0.229, 0.224, 0.225], np.float32)
 # Percentiles mapped to 0 and 1: a few extreme pixels (a lamp, a sky) must not squash the rest.
 _LOW, _HIGH = 2.0, 98.0
+
+
+@dataclass(frozen=True)
+class DepthOptions:
+    """What the learned depth reads of the settings. `vivant animate` makes it from its own options (the
+    same VIVANT_ variables), so it starts without loading the settings machinery, a tenth of a second."""
+
+    mode: DepthMode = "auto"
+    model_dir: Path | None = None
+    processes: int = 1  # worker processes that share the machine's cores
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DepthOptions:
+        return cls(mode=settings.depth, model_dir=settings.model_dir, processes=settings.worker_concurrency)
 
 
 def refuse_other_sizes(name: str) -> None:
@@ -134,25 +152,25 @@ def _fall_back(reason: str) -> None:
         log.info("parallax depth: the weight-free estimate, because %s", reason)
 
 
-def _share_the_cores(settings: Settings) -> None:
+def _share_the_cores(processes: int) -> None:
     """Each of the worker's VIVANT_WORKER_CONCURRENCY processes would otherwise run torch on every core:
     give each its share, unless OMP_NUM_THREADS already says how many."""
     if "OMP_NUM_THREADS" in os.environ:
         return
     import torch
 
-    share = max(1, (os.cpu_count() or 1) // settings.worker_concurrency)
+    share = max(1, (os.cpu_count() or 1) // processes)
     if torch.get_num_threads() != share:
         torch.set_num_threads(share)
 
 
-def learned_depth(image: np.ndarray, settings: Settings) -> np.ndarray | None:
+def learned_depth(image: np.ndarray, options: DepthOptions) -> np.ndarray | None:
     """The learned depth map of `image` where VIVANT_DEPTH and the machine allow it, else None."""
-    if settings.depth == "estimate":
+    if options.mode == "estimate":
         return None
-    folder = DEPTH_MODEL.locate(settings)
+    folder = DEPTH_MODEL.locate(options.model_dir)
     if folder is None:
-        where = f"{settings.model_dir / DEPTH_MODEL.name} nor " if settings.model_dir is not None else ""
+        where = f"{options.model_dir / DEPTH_MODEL.name} nor " if options.model_dir is not None else ""
         _fall_back(
             f"the {DEPTH_MODEL.title} weights are not in {where}the Hugging Face cache ({hf_cache_dir()}); "
             f"`vivant models pull {DEPTH_MODEL.name}` fetches them"
@@ -161,7 +179,7 @@ def learned_depth(image: np.ndarray, settings: Settings) -> np.ndarray | None:
     predictor = predictor_for(folder)
     try:
         predictor.load()
-        _share_the_cores(settings)
+        _share_the_cores(options.processes)
     except ImportError:
         _fall_back("the learned depth needs torch and transformers: pip install 'vivant[gpu]'")
         return None

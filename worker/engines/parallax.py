@@ -23,19 +23,21 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import cv2
 import numpy as np
 
-from app.config import Settings
 from worker.choices import AmbientKind
 from worker.engines.ambient import Ambient, LightSwell, find_regions, plan_ambient
 from worker.engines.base import Engine, MotionSpec, ProgressFn, output_size, resize_to
 from worker.engines.camera import CameraPath, camera_path, choose_camera
 from worker.engines.depth import Scene, estimate_scene, upsample, working_copy
-from worker.engines.learned_depth import learned_depth
+from worker.engines.learned_depth import DepthOptions, learned_depth
 from worker.engines.regions import Region
+
+if TYPE_CHECKING:
+    from app.config import Settings
 
 # Multiplier of every motion per strength; spec.amplitude scales it further.
 _STRENGTH = {"whisper": 0.5, "gentle": 1.0, "lively": 1.8}
@@ -295,8 +297,13 @@ class ParallaxEngine(Engine):
     name: ClassVar[str] = "parallax"
     queue: ClassVar[str] = "cpu"
 
-    def __init__(self, settings: Settings | None = None):
-        self._settings = settings or Settings()
+    def __init__(self, settings: Settings | None = None, *, depth: DepthOptions | None = None):
+        """`depth` stands in for the settings where a caller has none (`vivant animate`)."""
+        if depth is None:
+            from app.config import Settings
+
+            depth = DepthOptions.from_settings(settings or Settings())
+        self._depth = depth
         # The learned depth of the last photo: a re-render at another strength must not predict it again.
         self._lock = threading.Lock()
         self._last_hint: tuple[bytes, np.ndarray] | None = None
@@ -308,7 +315,7 @@ class ParallaxEngine(Engine):
             if self._last_hint is not None and self._last_hint[0] == key:
                 hint: np.ndarray | None = self._last_hint[1]
             else:
-                hint = learned_depth(base, self._settings)
+                hint = learned_depth(base, self._depth)
                 self._last_hint = None if hint is None else (key, hint)
         return estimate_scene(base, depth_hint=hint), "estimate" if hint is None else "learned"
 

@@ -314,7 +314,7 @@ def locate_weights(preset: Preset, settings: Settings) -> Weights | None:
     to (or, in the cache, beside) a pipeline folder that lacks transformer weights.
     """
     candidates: list[tuple[Path, Path | None]] = []
-    for folder in local_folders(preset.name, preset.repo_id, settings):
+    for folder in local_folders(preset.name, preset.repo_id, settings.model_dir):
         single = folder / preset.single_file.filename if preset.single_file else None
         candidates.append((folder, single))
     snapshot = cached_snapshot(preset.repo_id)
@@ -376,7 +376,7 @@ def models_list_text(settings: Settings) -> str:
                 str(where),
             )
         )
-    depth = DEPTH_MODEL.locate(settings)
+    depth = DEPTH_MODEL.locate(settings.model_dir)
     rows.append(
         (
             DEPTH_MODEL.name + " (parallax, optional)",

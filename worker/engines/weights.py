@@ -13,10 +13,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.config import Settings
 from worker.engines.base import EngineError
+
+if TYPE_CHECKING:
+    from app.config import Settings
 
 
 def hf_cache_dir() -> Path:
@@ -44,11 +46,11 @@ def cached_snapshot(repo_id: str) -> Path | None:
     return snapshots[-1] if snapshots else None
 
 
-def local_folders(name: str, repo_id: str, settings: Settings) -> list[Path]:
+def local_folders(name: str, repo_id: str, model_dir: Path | None) -> list[Path]:
     """Folders in VIVANT_MODEL_DIR that may hold a model: named for Vivant's name of it or the repo's."""
-    if settings.model_dir is None:
+    if model_dir is None:
         return []
-    return [settings.model_dir / name, settings.model_dir / repo_id.split("/")[-1]]
+    return [model_dir / name, model_dir / repo_id.split("/")[-1]]
 
 
 def pull_folder(name: str, settings: Settings) -> Path | None:
@@ -103,10 +105,11 @@ class ModelFolder:
     download_gb: float
     files: tuple[str, ...]  # every file the model needs; `vivant models pull` fetches exactly these
 
-    def locate(self, settings: Settings) -> Path | None:
-        """The first folder, in VIVANT_MODEL_DIR or the Hugging Face cache, that holds every file."""
+    def locate(self, model_dir: Path | None) -> Path | None:
+        """The first folder, in `model_dir` (VIVANT_MODEL_DIR) or the Hugging Face cache, that holds every
+        file."""
         snapshot = cached_snapshot(self.repo_id)
-        candidates = local_folders(self.name, self.repo_id, settings) + ([snapshot] if snapshot else [])
+        candidates = local_folders(self.name, self.repo_id, model_dir) + ([snapshot] if snapshot else [])
         return next(
             (folder for folder in candidates if all((folder / f).is_file() for f in self.files)), None
         )
@@ -116,7 +119,7 @@ class ModelFolder:
 
     def pull(self, settings: Settings) -> Path:
         folder = download(self.repo_id, allow_patterns=self.files, local_dir=pull_folder(self.name, settings))
-        if self.locate(settings) is None:
+        if self.locate(settings.model_dir) is None:
             raise EngineError(
                 f"downloaded {self.repo_id} into {folder}, but some of its files are still missing"
             )
