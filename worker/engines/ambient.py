@@ -376,7 +376,7 @@ def _light(base: np.ndarray, weight: np.ndarray, swell: np.ndarray) -> LightSwel
     rows_lit, cols_lit = np.nonzero(lit.any(axis=1))[0], np.nonzero(lit.any(axis=0))[0]
     rows = slice(int(rows_lit.min()), int(rows_lit.max()) + 1)
     cols = slice(int(cols_lit.min()), int(cols_lit.max()) + 1)
-    glow = cv2.multiply(
-        base[rows, cols], cv2.merge([weight[rows, cols].astype(np.float32)] * 3), dtype=cv2.CV_8U
-    )
+    # The weight in 8 bits: a third of the memory to fill than in float, for a glow within a level of it.
+    weight8 = np.rint(weight[rows, cols] * 255.0).astype(np.uint8)
+    glow = cv2.multiply(base[rows, cols], cv2.merge([weight8] * 3), scale=1.0 / 255.0, dtype=cv2.CV_8U)
     return LightSwell(glow=glow, gain=swell.astype(np.float64), rows=rows, cols=cols)
