@@ -220,3 +220,22 @@ def test_default_clip_meets_the_motion_targets(path: Path, loop: bool, tmp_path:
     assert (info.width, info.height) == output_size(image.shape[1], image.shape[0], spec.long_side)
     # Last: the first frame as decoded from the file, against the photo.
     assert m["psnr_first"] >= 36.0
+
+
+def test_a_photo_is_read_once_for_every_render_of_it_and_reading_ahead_changes_no_pixel(
+    einstein: np.ndarray,
+) -> None:
+    spec = MotionSpec(**SMALL)  # type: ignore[arg-type]
+    fresh = _render(einstein, spec)
+    engine = ParallaxEngine()
+    engine.prepare(einstein, spec)
+    read = engine.scene(_resized(einstein, spec))[0]
+
+    prepared = list(engine.render(einstein, spec))
+    assert all(np.array_equal(a, b) for a, b in zip(fresh, prepared, strict=True))
+    list(engine.render(einstein, spec.scaled(0.5)))  # the strength gate's second render
+    assert engine.scene(_resized(einstein, spec))[0] is read, "a render read the photo again"
+
+    mirrored = np.ascontiguousarray(einstein[:, ::-1])
+    list(engine.render(mirrored, spec))
+    assert engine.scene(_resized(mirrored, spec))[0] is not read

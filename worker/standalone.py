@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,7 +11,9 @@ from app.images import ImageRejected, load_photo_rgb
 from worker.choices import Ambient, Camera, DepthMode, Strength
 
 if TYPE_CHECKING:
-    from worker.engines.base import ProgressFn
+    import numpy as np
+
+    from worker.engines.base import Engine, MotionSpec, ProgressFn
     from worker.render import RenderResult
 
 
@@ -39,29 +42,15 @@ def animate_file(
 
     Only the motion the strength gate acts on is measured unless `all_metrics` is set: there is no
     clip page here to show the rest, and measuring it costs about a tenth more time."""
-    # The engine, encoder and their libraries load while the photo decodes (the decoders release the
-    # GIL): on a 12 MP photo that hides most of a third of a second.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode") as pool:
-        # Without a mask, decoding at reduced size is free speed; a mask is drawn at the photo's full size.
-        decoding = pool.submit(
-            load_photo_rgb, photo, max_pixels=max_pixels, max_side=None if keep_still else long_side
-        )
+
+    def read() -> tuple[np.ndarray, Engine, MotionSpec]:
+        # Without a mask, decoding at reduced size is free speed; a mask is drawn at the photo's size.
+        image = load_photo_rgb(photo, max_pixels=max_pixels, max_side=None if keep_still else long_side)
         from worker.engines import get_engine
-        from worker.engines.base import EngineError, MotionSpec
+        from worker.engines.base import MotionSpec
         from worker.engines.learned_depth import DepthOptions
         from worker.engines.parallax import ParallaxEngine
-        from worker.masks import load_keep_still_mask
-        from worker.render import render_clip
 
-        try:
-            # This one process has the cores to itself.
-            options = DepthOptions(mode=depth, model_dir=model_dir, processes=1)
-            motion_engine = ParallaxEngine(depth=options) if engine == "parallax" else get_engine(engine)
-            image = decoding.result()
-        except (ImageRejected, EngineError) as exc:
-            raise ValueError(f"{photo.name}: {exc}") from None
-    try:
-        mask = load_keep_still_mask(keep_still, (image.shape[1], image.shape[0])) if keep_still else None
         spec = MotionSpec(
             seconds=seconds,
             fps=fps,
@@ -72,8 +61,32 @@ def animate_file(
             seed=seed,
             long_side=long_side,
             preset=preset,
-            keep_still=mask,
         )
+        if engine == "parallax":  # this one process has the cores to itself
+            motion_engine: Engine = ParallaxEngine(depth=DepthOptions(depth, model_dir, processes=1))
+        else:
+            motion_engine = get_engine(engine)
+        motion_engine.prepare(image, spec)
+        return image, motion_engine, spec
+
+    # The photo decodes and the engine reads it on a helper thread while the encoder and the measures load
+    # here: the decoders and OpenCV release the GIL, imports hold it.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read") as pool:
+        reading = pool.submit(read)
+        # The engine first: the helper needs it as soon as the photo is decoded.
+        import worker.engines.parallax  # noqa: F401
+        from worker.engines.base import EngineError
+        from worker.masks import load_keep_still_mask
+        from worker.render import render_clip
+
+        try:
+            image, motion_engine, spec = reading.result()
+        except (ImageRejected, EngineError) as exc:
+            raise ValueError(f"{photo.name}: {exc}") from None
+    try:
+        if keep_still is not None:
+            mask = load_keep_still_mask(keep_still, (image.shape[1], image.shape[0]))
+            spec = replace(spec, keep_still=mask)
         output.parent.mkdir(parents=True, exist_ok=True)
         return render_clip(
             motion_engine,

@@ -120,6 +120,11 @@ class Engine(ABC):
             raise EngineError(f"keep-still mask is {mw}x{mh} but the photo is {w}x{h}; they must match")
         return self._frames(image, spec, progress, {} if facts is None else facts)
 
+    def prepare(self, image: np.ndarray, spec: MotionSpec) -> None:
+        """Read the photo ahead of `render` (`vivant animate` does it while the encoder loads). An engine
+        may keep what it read for the renders of this photo that follow; by default there is nothing."""
+        return None
+
     @abstractmethod
     def _frames(
         self, image: np.ndarray, spec: MotionSpec, progress: ProgressFn, facts: dict[str, Any]

@@ -293,6 +293,21 @@ def _ambient(
     return plan_ambient(base=base, scene=scene, spec=spec, regions=regions, strength=strength, sky_side=side)
 
 
+def _base(image: np.ndarray, spec: MotionSpec) -> np.ndarray:
+    """The photo at the clip's size: the first frame, and what every other frame is warped from."""
+    return resize_to(image, output_size(image.shape[1], image.shape[0], spec.long_side))
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """What the engine reads of a photo at the clip's size before any frame. It does not depend on the
+    amplitude, so the strength gate's second render reuses it."""
+
+    scene: Scene
+    depth: str  # "learned" or "estimate"
+    regions: dict[AmbientKind, Region] | None  # None: not looked for (ambient off)
+
+
 class ParallaxEngine(Engine):
     name: ClassVar[str] = "parallax"
     queue: ClassVar[str] = "cpu"
@@ -304,38 +319,60 @@ class ParallaxEngine(Engine):
 
             depth = DepthOptions.from_settings(settings or Settings())
         self._depth = depth
-        # The learned depth of the last photo: a re-render at another strength must not predict it again.
+        # The reading of the last photo, by a digest of its pixels at the clip's size: a re-render at
+        # another amplitude (and a render after `prepare`) must not read it again.
         self._lock = threading.Lock()
-        self._last_hint: tuple[bytes, np.ndarray] | None = None
+        self._last: tuple[bytes, _Reading] | None = None
 
     def scene(self, base: np.ndarray) -> tuple[Scene, str]:
         """The scene of the photo at the clip's size, and which depth it has: "learned" or "estimate"."""
+        reading = self._read(base, regions=False)
+        return reading.scene, reading.depth
+
+    def prepare(self, image: np.ndarray, spec: MotionSpec) -> None:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parallax") as pool:
+            self._read(_base(image, spec), regions=spec.ambient != "off", pool=pool)
+
+    def _read(self, base: np.ndarray, *, regions: bool, pool: ThreadPoolExecutor | None = None) -> _Reading:
+        """The photo's reading, from the last one when it is of these pixels. With `pool`, the ambient
+        regions are looked for on its thread while this one estimates the scene."""
         key = hashlib.blake2b(base.tobytes(), digest_size=16).digest()
         with self._lock:
-            if self._last_hint is not None and self._last_hint[0] == key:
-                hint: np.ndarray | None = self._last_hint[1]
-            else:
-                hint = learned_depth(base, self._depth)
-                self._last_hint = None if hint is None else (key, hint)
-        return estimate_scene(base, depth_hint=hint), "estimate" if hint is None else "learned"
+            last = self._last[1] if self._last is not None and self._last[0] == key else None
+        if last is not None and (last.regions is not None or not regions):
+            return last
+        looking = None
+        if regions and pool is not None:
+            looking = pool.submit(find_regions, working_copy(base))
+        if last is not None:
+            scene, depth = last.scene, last.depth
+        else:
+            hint = learned_depth(base, self._depth)
+            scene, depth = estimate_scene(base, depth_hint=hint), "estimate" if hint is None else "learned"
+        found = None
+        if regions:
+            found = looking.result() if looking is not None else find_regions(working_copy(base))
+        reading = _Reading(scene=scene, depth=depth, regions=found)
+        with self._lock:
+            self._last = (key, reading)
+        return reading
 
     def _frames(
         self, image: np.ndarray, spec: MotionSpec, progress: ProgressFn, facts: dict[str, Any]
     ) -> Iterator[np.ndarray]:
-        w, h = output_size(image.shape[1], image.shape[0], spec.long_side)
-        base = resize_to(image, (w, h))
+        base = _base(image, spec)
         # One helper thread: it looks for the ambient regions while this one estimates the scene, then
         # renders frames a few ahead (OpenCV releases the GIL).
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parallax") as pool:
-            regions = None if spec.ambient == "off" else pool.submit(find_regions, working_copy(base))
             n = spec.frame_count
             # The first frame is the photo at rest: the caller starts encoding while the scene is read.
             yield base.copy()
             progress(1 / n)
-            scene, facts["depth"] = self.scene(base)
+            reading = self._read(base, regions=spec.ambient != "off", pool=pool)
+            scene, facts["depth"] = reading.scene, reading.depth
             camera = choose_camera(spec.camera, has_person=scene.has_person)
             path = camera_path(camera, frames=spec.frame_count, fps=spec.fps, loop=spec.loop, seed=spec.seed)
-            ambient = _ambient(base, scene, spec, path, None if regions is None else regions.result())
+            ambient = _ambient(base, scene, spec, path, reading.regions)
             facts["ambient"] = list(ambient.kinds)
             plan = _plan(base, scene, spec, path, ambient)
             # The warp runs while the caller encodes and measures the previous frame instead of after it.
