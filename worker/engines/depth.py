@@ -18,6 +18,7 @@ instead of the cues (`depth_hint`).
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import cache
 
@@ -26,6 +27,7 @@ import numpy as np
 
 from worker.engines.cues import (
     Focus,
+    Vanishing,
     defocus,
     guided_filter,
     lab8,
@@ -175,18 +177,22 @@ def _segment(image: np.ndarray, prior: np.ndarray, core: np.ndarray | None) -> n
     return cv2.resize(subject.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def estimate_scene(image: np.ndarray, *, depth_hint: np.ndarray | None = None) -> Scene:
+def estimate_scene(
+    image: np.ndarray, *, depth_hint: np.ndarray | None = None, pool: Executor | None = None
+) -> Scene:
     """Depth and subject of an RGB uint8 photo, computed on a working copy of WORK_SIDE px.
 
     `depth_hint` (float HxW in 0..1, 1 = near, any size), when given, is a depth map from elsewhere (a
     learned monocular model): it replaces the weight-free depth, while faces, subject and focus are
-    still found from the photo.
+    still found from the photo. With `pool`, the layout cues that do not depend on the subject are found
+    on its thread while this one looks for the subject.
     """
     # Blur is measured on a copy twice the working size: at 256 px slightly soft and sharp look alike.
     larger = _resized(image, 2 * WORK_SIDE)
     small = working_copy(larger)
     h, w = small.shape[:2]
     gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+    layout = pool.submit(_Layout.of, small, gray) if pool is not None and depth_hint is None else None
     focus_map = defocus(cv2.cvtColor(larger, cv2.COLOR_RGB2GRAY), size=(w, h))
     salient = colour_saliency(small)
 
@@ -221,7 +227,8 @@ def estimate_scene(image: np.ndarray, *, depth_hint: np.ndarray | None = None) -
     if depth_hint is not None:
         depth = _hint_at(depth_hint, (w, h))
     else:
-        depth = _weight_free_depth(small, gray, subject, focus_map, salient, rounded=not faces)
+        found = layout.result() if layout is not None else _Layout.of(small, gray)
+        depth = _weight_free_depth(small, gray, subject, focus_map, salient, found, rounded=not faces)
     depth = np.clip(cv2.GaussianBlur(depth, (0, 0), 1.5), 0.0, 1.0)
 
     if faces:
@@ -242,12 +249,26 @@ def estimate_scene(image: np.ndarray, *, depth_hint: np.ndarray | None = None) -
     )
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """The cues of the scene's layout, which do not depend on its subject."""
+
+    vanishing: Vanishing | None
+    regions: np.ndarray  # superpixel labels
+    sky: np.ndarray  # 0..1
+
+    @classmethod
+    def of(cls, small: np.ndarray, gray: np.ndarray) -> _Layout:
+        return cls(vanishing=vanishing_point(gray), regions=superpixels(small), sky=sky_mask(small))
+
+
 def _weight_free_depth(
     small: np.ndarray,
     gray: np.ndarray,
     subject: np.ndarray,
     focus: Focus,
     salient: np.ndarray,
+    found: _Layout,
     *,
     rounded: bool,
 ) -> np.ndarray:
@@ -259,7 +280,7 @@ def _weight_free_depth(
     # seen down its length has no one subject in front: the surer the perspective, the less the
     # segmented "subject" (usually just the middle of the frame there) stands out.
     layout = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None] * np.ones((1, w), np.float32)
-    vanishing = vanishing_point(gray)
+    vanishing = found.vanishing
     if vanishing is not None:
         # Petals, spokes and a pen's edges also meet at a point; a close-up (shallow depth of field)
         # is seldom a view down a room, so its lines count for less.
@@ -272,8 +293,8 @@ def _weight_free_depth(
     cue = weights["layout"] * layout + weights["focus"] * focus.sharp
     cue = (cue + weights["saliency"] * salient) / sum(weights.values())
     # 3. One depth a region, then the sky pushed back to the far plane.
-    cue = region_mean(cue, superpixels(small))
-    cue = normalise(cue) * (1.0 - sky_mask(small))
+    cue = region_mean(cue, found.regions)
+    cue = normalise(cue) * (1.0 - found.sky)
     background = _FAR + cue * (_BACK - _FAR)
     # 4. The subject stands in front.
     level = np.full((h, w), _SUBJECT, np.float32)

@@ -335,7 +335,7 @@ class ParallaxEngine(Engine):
 
     def _read(self, base: np.ndarray, *, regions: bool, pool: ThreadPoolExecutor | None = None) -> _Reading:
         """The photo's reading, from the last one when it is of these pixels. With `pool`, the ambient
-        regions are looked for on its thread while this one estimates the scene."""
+        regions and the scene's layout are looked for on its thread while this one finds the subject."""
         key = hashlib.blake2b(base.tobytes(), digest_size=16).digest()
         with self._lock:
             last = self._last[1] if self._last is not None and self._last[0] == key else None
@@ -348,7 +348,8 @@ class ParallaxEngine(Engine):
             scene, depth = last.scene, last.depth
         else:
             hint = learned_depth(base, self._depth)
-            scene, depth = estimate_scene(base, depth_hint=hint), "estimate" if hint is None else "learned"
+            scene = estimate_scene(base, depth_hint=hint, pool=pool)
+            depth = "estimate" if hint is None else "learned"
         found = None
         if regions:
             found = looking.result() if looking is not None else find_regions(working_copy(base))
