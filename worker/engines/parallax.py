@@ -358,25 +358,35 @@ class ParallaxEngine(Engine):
             self._last = (key, reading)
         return reading
 
+    def _planned(
+        self, base: np.ndarray, spec: MotionSpec, facts: dict[str, Any], pool: ThreadPoolExecutor
+    ) -> _Plan:
+        """All that comes before the second frame: the photo's reading, the camera's path, the scene's
+        own motion and the fields."""
+        reading = self._read(base, regions=spec.ambient != "off", pool=pool)
+        facts["depth"] = reading.depth
+        camera = choose_camera(spec.camera, has_person=reading.scene.has_person)
+        path = camera_path(camera, frames=spec.frame_count, fps=spec.fps, loop=spec.loop, seed=spec.seed)
+        ambient = _ambient(base, reading.scene, spec, path, reading.regions)
+        facts["ambient"] = list(ambient.kinds)
+        return _plan(base, reading.scene, spec, path, ambient)
+
     def _frames(
         self, image: np.ndarray, spec: MotionSpec, progress: ProgressFn, facts: dict[str, Any]
     ) -> Iterator[np.ndarray]:
         base = _base(image, spec)
-        # One helper thread: it looks for the ambient regions while this one estimates the scene, then
-        # renders frames a few ahead (OpenCV releases the GIL).
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parallax") as pool:
+        # Two helper threads (OpenCV releases the GIL). One plans the clip while the caller encodes the
+        # first frame, the photo at rest; the other looks for the ambient regions and the scene's layout
+        # meanwhile, then renders frames a few ahead while the caller encodes and measures earlier ones.
+        with (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="parallax") as pool,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="parallax-plan") as planner,
+        ):
+            planning = planner.submit(self._planned, base, spec, facts, pool)
             n = spec.frame_count
-            # The first frame is the photo at rest: the caller starts encoding while the scene is read.
             yield base.copy()
             progress(1 / n)
-            reading = self._read(base, regions=spec.ambient != "off", pool=pool)
-            scene, facts["depth"] = reading.scene, reading.depth
-            camera = choose_camera(spec.camera, has_person=scene.has_person)
-            path = camera_path(camera, frames=spec.frame_count, fps=spec.fps, loop=spec.loop, seed=spec.seed)
-            ambient = _ambient(base, scene, spec, path, reading.regions)
-            facts["ambient"] = list(ambient.kinds)
-            plan = _plan(base, scene, spec, path, ambient)
-            # The warp runs while the caller encodes and measures the previous frame instead of after it.
+            plan = planning.result()
             ahead: deque[Future[np.ndarray]] = deque()
             try:
                 for index in range(1, n):
