@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import cv2
 import numpy as np
@@ -67,16 +67,36 @@ _MARGIN_SAFETY = 1.03
 
 @dataclass
 class _Axis:
-    """One map axis: identity grid, zoom centre, depth-dependent (field, per-frame coefficient) terms
-    and a rigid per-frame pan in pixels."""
+    """One map axis (x: along the columns, y: down the rows): zoom centre, depth-dependent (field,
+    per-frame coefficient) terms and a rigid per-frame pan in pixels, on the identity grid."""
 
-    grid: np.ndarray
+    along: Literal["x", "y"]
+    shape: tuple[int, int]  # the clip's (height, width)
     centre: float
-    size: int
     terms: list[tuple[np.ndarray, np.ndarray]]
     pan: np.ndarray
     # Set by hold_still(): the zoom and the pan as fields, zero on the keep-still region.
     rigid_fields: tuple[np.ndarray, np.ndarray] | None = None
+
+    def __post_init__(self) -> None:
+        # The identity grid of one strip. Down the rows it is the same for every strip but for a constant,
+        # added in compose: no frame reads a whole-frame grid from memory (5-7 MB a frame at 1280 px).
+        self._local = self._grid_rows(min(_STRIP_ROWS, self.shape[0]))
+
+    @property
+    def size(self) -> int:
+        return self.shape[1] if self.along == "x" else self.shape[0]
+
+    def grid(self) -> np.ndarray:
+        """The whole frame's identity grid along this axis."""
+        return self._grid_rows(self.shape[0])
+
+    def _grid_rows(self, count: int) -> np.ndarray:
+        """The grid of the first `count` rows."""
+        width = self.shape[1]
+        if self.along == "x":
+            return np.repeat(np.arange(width, dtype=np.float32)[None, :], count, axis=0)
+        return np.repeat(np.arange(count, dtype=np.float32)[:, None], width, axis=1)
 
     def offsets_at(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """(frames, points) source offsets before the zoom, at the given pixels, for the border check."""
@@ -88,28 +108,40 @@ class _Axis:
     def hold_still(self, weight: np.ndarray) -> None:
         """Scale every motion by `weight`: where it is 0 the map is the identity, exactly."""
         self.terms = [(field * weight, coef) for field, coef in self.terms]
-        self.rigid_fields = ((self.centre - self.grid) * weight, weight)
+        self.rigid_fields = ((self.centre - self.grid()) * weight, weight)
 
-    def compose(self, index: int, zoom: float, out: np.ndarray, rows: slice) -> np.ndarray:
-        """The grid zoomed by `zoom` about the centre, panned, plus every term, on `rows`, into `out`
-        (as many rows): one pass a term."""
-        active = [(field[rows], float(coef[index])) for field, coef in self.terms]
+    def weights(self, index: int, zoom: float) -> _Weights:
+        """Frame `index`'s map as scale * grid + offset + sum(coefficient * field), once a frame."""
+        active = [(field, float(coef[index])) for field, coef in self.terms]
         pan = float(self.pan[index])
-        grid = self.grid[rows]
         if self.rigid_fields is None:
             # With no keep-still mask, zoom and pan are affine: free in addWeighted's alpha and gamma.
             scale, offset = 1.0 - zoom, zoom * self.centre + pan
         else:
             scale, offset = 1.0, 0.0
-            active[:0] = [(self.rigid_fields[0][rows], zoom), (self.rigid_fields[1][rows], pan)]
-        active = [(field, coef) for field, coef in active if coef != 0.0]
-        if not active:
-            return cv2.addWeighted(grid, scale, grid, 0.0, offset, dst=out)
-        field, coef = active[0]
-        cv2.addWeighted(grid, scale, field, coef, offset, dst=out)
-        for field, coef in active[1:]:
-            cv2.addWeighted(out, 1.0, field, coef, 0.0, dst=out)
+            active[:0] = [(self.rigid_fields[0], zoom), (self.rigid_fields[1], pan)]
+        return _Weights(scale, offset, [(field, coef) for field, coef in active if coef != 0.0])
+
+    def compose(self, weights: _Weights, out: np.ndarray, rows: slice) -> np.ndarray:
+        """The map on `rows`, into `out` (as many rows): one pass a term."""
+        start, stop, _ = rows.indices(self.shape[0])
+        count = stop - start
+        grid = self._local[:count] if count <= len(self._local) else self._grid_rows(count)
+        offset = weights.offset + (weights.scale * start if self.along == "y" else 0.0)
+        if not weights.terms:
+            return cv2.addWeighted(grid, weights.scale, grid, 0.0, offset, dst=out)
+        field, coef = weights.terms[0]
+        cv2.addWeighted(grid, weights.scale, field[rows], coef, offset, dst=out)
+        for field, coef in weights.terms[1:]:
+            cv2.addWeighted(out, 1.0, field[rows], coef, 0.0, dst=out)
         return out
+
+
+@dataclass(frozen=True)
+class _Weights:
+    scale: float
+    offset: float
+    terms: list[tuple[np.ndarray, float]]
 
 
 def _still_weight(mask: np.ndarray, size: tuple[int, int], feather: float) -> tuple[np.ndarray, np.ndarray]:
@@ -171,7 +203,10 @@ class _Plan:
         zoom = float(self.zoom[index])
         count = len(range(*rows.indices(self.y.size)))
         out = (np.empty((count, self.x.size), np.float32), np.empty((count, self.x.size), np.float32))
-        return self.x.compose(index, zoom, out[0], rows), self.y.compose(index, zoom, out[1], rows)
+        return (
+            self.x.compose(self.x.weights(index, zoom), out[0], rows),
+            self.y.compose(self.y.weights(index, zoom), out[1], rows),
+        )
 
     def frame(self, index: int) -> np.ndarray:
         """Frame `index`, warped a strip of rows at a time: a strip's maps are made and used while they
@@ -183,12 +218,13 @@ class _Plan:
         source = self.base if self.light is None else self.light.source(self.base, index)
         frame = np.empty_like(self.base)
         zoom = float(self.zoom[index])
+        weights_x, weights_y = self.x.weights(index, zoom), self.y.weights(index, zoom)
         height = self.y.size
         for start in range(0, height, _STRIP_ROWS):
             rows = slice(start, min(start + _STRIP_ROWS, height))
             count = rows.stop - start
-            map_x = self.x.compose(index, zoom, self._strip[0][:count], rows)
-            map_y = self.y.compose(index, zoom, self._strip[1][:count], rows)
+            map_x = self.x.compose(weights_x, self._strip[0][:count], rows)
+            map_y = self.y.compose(weights_y, self._strip[1][:count], rows)
             cv2.remap(
                 source, map_x, map_y, cv2.INTER_LINEAR, dst=frame[rows], borderMode=cv2.BORDER_REFLECT_101
             )
@@ -258,9 +294,8 @@ def _plan(
     # 4. Zoom about the subject (pushes) or the frame's centre, kept off the edges: the dolly's own
     # zoom plus the least that keeps every source coordinate inside the photo.
     centre = (fx, fy) if path.push.any() else (w / 2, h / 2)
-    grid_x, grid_y = np.repeat(xs, h, axis=0), np.repeat(ys, w, axis=1)
-    x = _Axis(grid_x, float(np.clip(centre[0], 0.3 * w, 0.7 * w)), w, x_terms, pan[:, 0])
-    y = _Axis(grid_y, float(np.clip(centre[1], 0.3 * h, 0.7 * h)), h, y_terms, pan[:, 1])
+    x = _Axis("x", (h, w), float(np.clip(centre[0], 0.3 * w, 0.7 * w)), x_terms, pan[:, 0])
+    y = _Axis("y", (h, w), float(np.clip(centre[1], 0.3 * h, 0.7 * h)), y_terms, pan[:, 1])
     zoom = _border_zoom(x, y, spec.frame_count) + path.push * (_ZOOM * amp)
 
     # 5. A keep-still region gets weight 0: every motion, zoom and pan included, vanishes on it.
