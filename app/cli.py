@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from app.defaults import DEFAULT_MAX_PIXELS
+from app.defaults import DEFAULT_DEPTH, DEFAULT_MAX_PIXELS
 from worker.choices import AMBIENTS, DEPTH_MODES, ENGINE_NAMES
 
 if TYPE_CHECKING:
@@ -271,7 +271,7 @@ def worker(queues: str, concurrency: int | None, quiet: bool, data_dir: Path | N
 @click.option(
     "--depth",
     type=click.Choice(DEPTH_MODES),
-    default="auto",
+    default=DEFAULT_DEPTH,
     show_default=True,
     envvar="VIVANT_DEPTH",
     help="The parallax engine's depth: the learned model where `vivant models pull depth` fetched it (auto), "

@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.defaults import DEFAULT_MAX_PIXELS
+from app.defaults import DEFAULT_DEPTH, DEFAULT_MAX_PIXELS
 from worker.choices import DepthMode, EngineName, Strength
 
 HARD_LIMIT_GRACE_S = 30
@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     default_seconds: float = Field(default=4.0, gt=0, le=30)
     default_fps: int = Field(default=24, ge=6, le=60)
     clip_long_side: int = Field(default=1280, ge=64, le=4096)
-    depth: DepthMode = "auto"  # worker/choices.py says what each means
+    depth: DepthMode = DEFAULT_DEPTH
 
     # GPU engine: offload "auto" picks by the card's memory; allow_cpu only for tests of the code path.
     gpu_offload: Literal["auto", "none", "model", "group"] = "auto"

@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from app.defaults import DEFAULT_DEPTH
 from app.images import ImageRejected, load_photo_rgb
 from worker.choices import Ambient, Camera, DepthMode, Strength
 
@@ -32,7 +33,7 @@ def animate_file(
     loop: bool = False,
     seed: int = 0,
     keep_still: Path | None = None,
-    depth: DepthMode = "auto",
+    depth: DepthMode = DEFAULT_DEPTH,
     model_dir: Path | None = None,
     all_metrics: bool = False,
     progress: ProgressFn,

@@ -56,9 +56,9 @@ class DepthOptions:
     """What the learned depth reads of the settings. `vivant animate` makes it from its own options (the
     same VIVANT_ variables), so it starts without loading the settings machinery, a tenth of a second."""
 
-    mode: DepthMode = "auto"
-    model_dir: Path | None = None
-    processes: int = 1  # worker processes that share the machine's cores
+    mode: DepthMode
+    model_dir: Path | None
+    processes: int  # worker processes that share the machine's cores
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DepthOptions:

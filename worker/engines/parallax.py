@@ -198,14 +198,14 @@ class _Plan:
             )
         )
 
-    def maps(self, index: int, rows: slice = slice(None)) -> tuple[np.ndarray, np.ndarray]:
-        """Where each pixel of frame `index` on `rows` samples the photo (new arrays)."""
+    def maps(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Where each pixel of frame `index` samples the photo, the whole frame at once (new arrays)."""
         zoom = float(self.zoom[index])
-        count = len(range(*rows.indices(self.y.size)))
-        out = (np.empty((count, self.x.size), np.float32), np.empty((count, self.x.size), np.float32))
+        whole = slice(0, self.y.size)
+        out = (np.empty(self.x.shape, np.float32), np.empty(self.y.shape, np.float32))
         return (
-            self.x.compose(self.x.weights(index, zoom), out[0], rows),
-            self.y.compose(self.y.weights(index, zoom), out[1], rows),
+            self.x.compose(self.x.weights(index, zoom), out[0], whole),
+            self.y.compose(self.y.weights(index, zoom), out[1], whole),
         )
 
     def frame(self, index: int) -> np.ndarray:
@@ -313,17 +313,15 @@ def _ambient(
     base: np.ndarray,
     scene: Scene,
     spec: MotionSpec,
-    path: CameraPath | None = None,
-    regions: dict[AmbientKind, Region] | None = None,
+    path: CameraPath,
+    regions: dict[AmbientKind, Region] | None,
 ) -> Ambient:
-    """The scene's own motion; `regions` are find_regions' on the working copy, found here if not given."""
-    if spec.ambient == "off":
+    """The scene's own motion, from find_regions' regions (None: not looked for, as with ambient off)."""
+    if spec.ambient == "off" or regions is None:
         return Ambient()
-    if regions is None:
-        regions = find_regions(working_copy(base))
     strength = _STRENGTH[spec.strength] * spec.amplitude
     # The sky drifts the way the far plane slides under the camera's lateral move (see _plan's step 1).
-    far = np.zeros(1) if path is None else (0.0 - scene.focal_depth) * path.shift[:, 0]
+    far = (0.0 - scene.focal_depth) * path.shift[:, 0]
     side = float(np.sign(far[np.argmax(np.abs(far))])) if far.any() else None
     return plan_ambient(base=base, scene=scene, spec=spec, regions=regions, strength=strength, sky_side=side)
 
